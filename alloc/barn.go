@@ -1,0 +1,137 @@
+package alloc
+
+import "sync"
+
+// barn is the kernel's node_barn: full and empty sheaves shared by all Ps,
+// so a P can trade an empty main sheaf for a full one (or a full for an
+// empty) with one lock round trip instead of touching slabs.
+type barn struct {
+	mu              sync.Mutex // protects everything below
+	full, empty     *Sheaf     // stacks linked by Sheaf.next
+	nrFull, nrEmpty int
+}
+
+const (
+	maxFullSheaves  = 10 // MAX_FULL_SHEAVES
+	maxEmptySheaves = 10 // MAX_EMPTY_SHEAVES
+)
+
+func (b *barn) lock(try bool) bool {
+	if try {
+		return b.mu.TryLock()
+	}
+	b.mu.Lock()
+	return true
+}
+
+func (b *barn) popFull() *Sheaf {
+	sh := b.full
+	if sh != nil {
+		b.full = sh.next
+		sh.next = nil
+		b.nrFull--
+	}
+	return sh
+}
+
+func (b *barn) popEmpty() *Sheaf {
+	sh := b.empty
+	if sh != nil {
+		b.empty = sh.next
+		sh.next = nil
+		b.nrEmpty--
+	}
+	return sh
+}
+
+func (b *barn) pushFull(sh *Sheaf) {
+	sh.next = b.full
+	b.full = sh
+	b.nrFull++
+}
+
+func (b *barn) pushEmpty(sh *Sheaf) {
+	sh.next = b.empty
+	b.empty = sh
+	b.nrEmpty++
+}
+
+// replaceEmpty is barn_replace_empty_sheaf: trade an empty sheaf for a full
+// one (the empty limit is ignored: the sheaf exists already). nil when the
+// barn has no full sheaf or, with try, its lock is busy.
+func (b *barn) replaceEmpty(empty *Sheaf, try bool) *Sheaf {
+	if !b.lock(try) {
+		return nil
+	}
+	full := b.popFull()
+	if full != nil {
+		b.pushEmpty(empty)
+	}
+	b.mu.Unlock()
+	return full
+}
+
+// replaceFull is barn_replace_full_sheaf: trade a full sheaf for an empty
+// one; nil when the barn holds maxFullSheaves full ones, has no empty one or,
+// with try, its lock is busy.
+func (b *barn) replaceFull(full *Sheaf, try bool) *Sheaf {
+	if !b.lock(try) {
+		return nil
+	}
+	var empty *Sheaf
+	if b.nrFull < maxFullSheaves {
+		if empty = b.popEmpty(); empty != nil {
+			b.pushFull(full)
+		}
+	}
+	b.mu.Unlock()
+	return empty
+}
+
+func (b *barn) getFull() *Sheaf {
+	b.mu.Lock()
+	sh := b.popFull()
+	b.mu.Unlock()
+	return sh
+}
+
+func (b *barn) getEmpty() *Sheaf {
+	b.mu.Lock()
+	sh := b.popEmpty()
+	b.mu.Unlock()
+	return sh
+}
+
+// putFull stores a full (or partly full) sheaf; false when the barn already
+// holds maxFullSheaves and force is not set.
+func (b *barn) putFull(sh *Sheaf, force bool) bool {
+	b.mu.Lock()
+	ok := force || b.nrFull < maxFullSheaves
+	if ok {
+		b.pushFull(sh)
+	}
+	b.mu.Unlock()
+	return ok
+}
+
+// putEmpty stores an empty sheaf; false (the caller drops it) when the barn
+// already holds maxEmptySheaves.
+func (b *barn) putEmpty(sh *Sheaf) bool {
+	b.mu.Lock()
+	ok := b.nrEmpty < maxEmptySheaves
+	if ok {
+		b.pushEmpty(sh)
+	}
+	b.mu.Unlock()
+	return ok
+}
+
+// takeAll empties the barn (barn_shrink).
+func (b *barn) takeAll() (full, empty *Sheaf) {
+	b.mu.Lock()
+	full, empty = b.full, b.empty
+	b.full, b.empty = nil, nil
+	b.nrFull, b.nrEmpty = 0, 0
+	b.mu.Unlock()
+	return full, empty
+}

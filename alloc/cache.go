@@ -1,0 +1,324 @@
+package alloc
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/goslub/slub/asm"
+)
+
+// Design selects a cache's per-P layer. See doc.go.
+type Design int
+
+const (
+	// Sheaves is the Linux 7.0 design: per-P arrays of objects (main and
+	// spare sheaf) backed by a barn of full and empty sheaves.
+	Sheaves Design = iota
+	// CPUSlab is the design Linux removed in 7.0: a per-P cpu slab whose
+	// freelist is popped with a (freelist, tid) double-word CAS, plus a cpu
+	// partial list.
+	CPUSlab
+)
+
+// String returns "sheaves" or "cpuslab".
+func (d Design) String() string {
+	switch d {
+	case Sheaves:
+		return "sheaves"
+	case CPUSlab:
+		return "cpuslab"
+	}
+	return fmt.Sprintf("Design(%d)", int(d))
+}
+
+// ParseDesign parses "sheaves" or "cpuslab" (case-insensitive).
+func ParseDesign(s string) (Design, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "sheaves":
+		return Sheaves, nil
+	case "cpuslab", "cpu-slab", "cpu_slab":
+		return CPUSlab, nil
+	}
+	return 0, fmt.Errorf("slub: unknown design %q (want sheaves or cpuslab)", s)
+}
+
+// Config configures a cache or a heap. The zero value is a Sheaves cache with
+// 8-byte alignment and no limit.
+type Config struct {
+	Design        Design
+	Align         int                      // power of two; 0 means 8
+	SheafCapacity int                      // Sheaves only: minimum sheaf capacity; 0 = automatic
+	Debug         DebugFlags               // slab_debug letters; see DebugFlags
+	MemoryLimit   int64                    // bytes of slab memory this cache (or heap) may map; 0 = none
+	Ctor          func(obj unsafe.Pointer) // optional, runs when a new slab's objects are set up
+	OnReport      func(Report)             // optional, receives debug reports; default prints to stderr
+	Trace         func(Event)              // optional trace hook, see Event
+
+	// HardenFreelist stores free pointers XORed with a per-cache random and
+	// their own address (CONFIG_SLAB_FREELIST_HARDENED), so that a stray
+	// write over a free object cannot steer the allocator to an address of
+	// the writer's choosing.
+	HardenFreelist bool
+
+	noDCAS bool // tests: behave as if the hardware had no double-word CAS
+}
+
+// MaxObjectSize is the largest object a Cache holds.
+const MaxObjectSize = 256 << 10
+
+type cacheMode int
+
+const (
+	modeSheaves cacheMode = iota
+	modeCPUSlab
+	modeDebug
+)
+
+// Cache is the kernel's kmem_cache: objects of one size in slabs of off-heap
+// memory. All methods are safe for concurrent use.
+type Cache struct {
+	name        string
+	objectSize  int     // bytes asked for (object_size)
+	size        int     // bytes per slot, metadata included (s->size)
+	align       int     // object alignment
+	fpOffset    uintptr // where a free object keeps its free pointer
+	redLeft     int     // debug: left red zone before each slot's object
+	slabPages   int     // pages per slab
+	objsPerSlab int
+	recip       uint64 // ceil(2^recipShift / size), for objIndex
+
+	design   Design
+	mode     cacheMode
+	lockless bool    // slab pairs updated with the double-word CAS
+	random   uintptr // free pointer hardening key; 0 when off
+	ctor     func(unsafe.Pointer)
+	onReport func(Report)
+	hook     func(Event)
+	debug    DebugFlags
+	dbg      *debugState
+	heap     *Heap     // the kmalloc heap this cache belongs to, if any
+	limit    *memLimit // shared with the other caches of a heap
+
+	sheafCapacity   int // Sheaves: objects per sheaf
+	cpuPartial      int // CPUSlab: cpu_partial objects
+	cpuPartialSlabs int // CPUSlab: slabs a cpu partial list holds before it drains
+
+	pcs  atomic.Pointer[pcpuArray] // Sheaves: per-P sheaves, indexed by P id
+	cpus atomic.Pointer[cpuArray]  // CPUSlab: per-P cpu slabs, indexed by P id
+
+	growMu  sync.Mutex // serializes growing pcs and cpus
+	flushMu sync.Mutex // serializes remote lockers of per-P data
+	barn    barn
+	node    node
+
+	deferred  deferredList
+	destroyed atomic.Bool
+	stats     Counters // atomic; events counted outside pinned sections
+}
+
+// NewCache creates a cache of objects of size bytes.
+func NewCache(name string, size int, cfg Config) (*Cache, error) {
+	if name == "" {
+		return nil, errors.New("slub: NewCache: empty cache name")
+	}
+	c, err := newCache(name, size, cfg, nil, &memLimit{max: cfg.MemoryLimit})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cache, error) {
+	switch {
+	case size <= 0:
+		return nil, fmt.Errorf("slub: NewCache %s: object size %d must be positive", name, size)
+	case size > MaxObjectSize:
+		return nil, fmt.Errorf("slub: NewCache %s: object size %d is larger than %d", name, size, MaxObjectSize)
+	case cfg.Align < 0 || cfg.Align&(cfg.Align-1) != 0:
+		return nil, fmt.Errorf("slub: NewCache %s: alignment %d is not a power of two", name, cfg.Align)
+	case cfg.Align > pageSize:
+		return nil, fmt.Errorf("slub: NewCache %s: alignment %d is larger than a page", name, cfg.Align)
+	case cfg.SheafCapacity < 0 || cfg.SheafCapacity > 1<<16:
+		return nil, fmt.Errorf("slub: NewCache %s: sheaf capacity %d out of range 0..%d", name, cfg.SheafCapacity, 1<<16)
+	case cfg.MemoryLimit < 0:
+		return nil, fmt.Errorf("slub: NewCache %s: negative memory limit", name)
+	case cfg.Design != Sheaves && cfg.Design != CPUSlab:
+		return nil, fmt.Errorf("slub: NewCache %s: unknown design %d", name, int(cfg.Design))
+	}
+	debug := cfg.Debug | debugFromEnv(name)
+	if debug&^DebugAll != 0 {
+		return nil, fmt.Errorf("slub: NewCache %s: unknown debug flags %#x", name, uint32(debug&^DebugAll))
+	}
+	c := &Cache{
+		name:       name,
+		objectSize: size,
+		align:      max(cfg.Align, 8),
+		design:     cfg.Design,
+		ctor:       cfg.Ctor,
+		onReport:   cfg.OnReport,
+		hook:       cfg.Trace,
+		debug:      debug,
+		heap:       h,
+		limit:      limit,
+	}
+	c.layout()
+	if c.slabPages == 0 {
+		return nil, fmt.Errorf("slub: NewCache %s: object size %d does not fit a slab", name, size)
+	}
+	c.recip = (1<<recipShift + uint64(c.size) - 1) / uint64(c.size)
+	if cfg.HardenFreelist {
+		for c.random == 0 {
+			c.random = uintptr(rand.Uint64())
+		}
+	}
+	c.lockless = asm.Lockless() && !cfg.noDCAS && debug == 0
+	c.node.minPartial = min(max((bits.Len(uint(c.size))-1)/2, 5), 10)
+	switch {
+	case debug != 0:
+		c.mode = modeDebug
+	case cfg.Design == Sheaves:
+		c.mode = modeSheaves
+		c.sheafCapacity = max(sheafCapacityFor(c.size), cfg.SheafCapacity)
+		c.pcs.Store(&pcpuArray{})
+	case cfg.Design == CPUSlab:
+		c.mode = modeCPUSlab
+		c.cpuPartial, c.cpuPartialSlabs = cpuPartialFor(c.size, c.objsPerSlab)
+		c.initCPUs()
+	}
+	return c, nil
+}
+
+// layout places the free pointer and computes the slot size and slab order.
+func (c *Cache) layout() {
+	obj := max(c.objectSize, 8)
+	if c.debug != 0 {
+		c.debugLayout(obj)
+	} else if c.ctor != nil {
+		// The free pointer goes after the object so that a constructed
+		// object keeps its state across free and reuse.
+		c.fpOffset = uintptr(alignUp(obj, 8))
+		c.size = alignUp(int(c.fpOffset)+8, c.align)
+	} else {
+		// In the middle of the object, where a small overflow from the
+		// previous object does not reach it.
+		c.fpOffset = uintptr(alignUp(obj, 8)/2) &^ 7
+		c.size = alignUp(obj, c.align)
+	}
+	c.slabPages, c.objsPerSlab = slabOrder(c.size + c.redLeft)
+}
+
+func alignUp(n, a int) int { return (n + a - 1) &^ (a - 1) }
+
+const maxSlabOrder = 6 // 256 KiB slabs at most
+
+// slabOrder is the kernel's calculate_order: the smallest power-of-two number
+// of pages that holds at least min_objects = 4 * (fls(nr_cpus) + 1) objects
+// (no more than an order-3 slab holds) and wastes at most 1/16 of the slab,
+// relaxing the waste bound when nothing fits.
+func slabOrder(size int) (npages, objects int) {
+	minObjects := 4 * (bits.Len(uint(runtime.GOMAXPROCS(0))) + 1)
+	minObjects = max(min(minObjects, (pageSize<<3)/size), 1)
+	for _, fraction := range []int{16, 8, 4, 2, 1} {
+		for order := 0; order <= maxSlabOrder; order++ {
+			bytes := pageSize << order
+			n := min(bytes/size, maxObjsPerSlab)
+			if n < minObjects || bytes-n*size > bytes/fraction {
+				continue
+			}
+			return 1 << order, n
+		}
+	}
+	return 0, 0
+}
+
+// sheafCapacityFor is calculate_sheaf_capacity: half of the old cpu_partial
+// objects (two sheaves per P), rounded up so that a sheaf with a 32-byte
+// header fills a power-of-two kmalloc bucket: 60, 28, 12 or 4.
+func sheafCapacityFor(size int) int {
+	base := 60
+	switch {
+	case size >= pageSize:
+		base = 4
+	case size >= 1024:
+		base = 12
+	case size >= 256:
+		base = 26
+	}
+	bytes := 32 + 8*base
+	bucket := 1 << bits.Len(uint(bytes-1))
+	return (bucket - 32) / 8
+}
+
+// cpuPartialFor is set_cpu_partial: how many objects the old design keeps on
+// a cpu partial list, and the slab count that corresponds to when slabs are
+// assumed half full.
+func cpuPartialFor(size, objsPerSlab int) (objects, slabs int) {
+	switch {
+	case size >= pageSize:
+		objects = 6
+	case size >= 1024:
+		objects = 24
+	case size >= 256:
+		objects = 52
+	default:
+		objects = 120
+	}
+	return objects, (2*objects + objsPerSlab - 1) / objsPerSlab
+}
+
+// Name returns the cache's name.
+func (c *Cache) Name() string { return c.name }
+
+// ObjectSize returns the object size asked for.
+func (c *Cache) ObjectSize() int { return c.objectSize }
+
+// Design returns the cache's per-P design.
+func (c *Cache) Design() Design { return c.design }
+
+func (c *Cache) checkLive() {
+	if c.destroyed.Load() {
+		panic("slub: " + c.name + ": cache used after Destroy")
+	}
+}
+
+// Alloc returns a new object, or nil when memory is exhausted or the cache's
+// MemoryLimit is reached. The object's contents are unspecified (what the
+// constructor set, for caches with a Ctor).
+func (c *Cache) Alloc() unsafe.Pointer {
+	var a uintptr
+	switch c.mode {
+	case modeSheaves:
+		a = c.sheavesAlloc()
+	case modeCPUSlab:
+		a = c.cpuSlabAlloc()
+	default:
+		a = c.debugAlloc(false)
+	}
+	return ptr(a)
+}
+
+// Free returns obj to the cache. A nil obj is a no-op. Freeing a pointer the
+// cache did not hand out panics with a message naming the cache and the
+// address, before anything changes.
+func (c *Cache) Free(obj unsafe.Pointer) {
+	a := uintptr(obj)
+	if a == 0 {
+		return
+	}
+	s := c.checkObject("Free", a)
+	switch c.mode {
+	case modeSheaves:
+		c.sheavesFree(s, a)
+	case modeCPUSlab:
+		c.cpuSlabFree(s, a)
+	default:
+		c.debugFree(s, a, false)
+	}
+}

@@ -1,0 +1,53 @@
+package alloc
+
+import "sync/atomic"
+
+// The deferred-free list: objects that FreeNoLock could not free at once
+// (the kernel's defer_free llist). Pushed lock-free by anyone, drained whole
+// by the next slow-path operation, Shrink, Validate or Destroy. Objects on it
+// are linked through their free pointers and still count as in use on their
+// slabs.
+type deferredList struct {
+	head atomic.Uintptr
+	n    atomic.Int64
+}
+
+// deferFreelist pushes the chain head..tail of cnt objects.
+func (c *Cache) deferFreelist(head, tail uintptr, cnt int) {
+	for {
+		old := c.deferred.head.Load()
+		c.setFP(tail, old)
+		if c.deferred.head.CompareAndSwap(old, head) {
+			c.deferred.n.Add(int64(cnt))
+			return
+		}
+	}
+}
+
+// drainDeferred frees every deferred object to its slab.
+func (c *Cache) drainDeferred() {
+	if c.deferred.head.Load() == 0 {
+		return
+	}
+	o := c.deferred.head.Swap(0)
+	cnt := 0
+	for o != 0 {
+		next := c.getFP(o)
+		c.freeDeferredObject(o)
+		cnt++
+		o = next
+	}
+	c.deferred.n.Add(-int64(cnt))
+	c.statAdd(DeferredDrain, cnt)
+	c.trace(EventDeferredDrain, nil, cnt)
+}
+
+// freeDeferredObject frees one drained object to its slab.
+func (c *Cache) freeDeferredObject(o uintptr) {
+	s := lookupSlab(o)
+	if c.debug != 0 {
+		c.debugFree(s, o, false)
+		return
+	}
+	c.slabFree(s, o, o, 1, false)
+}

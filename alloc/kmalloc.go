@@ -1,0 +1,340 @@
+package alloc
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Heap is a kmalloc-style allocator: size-class caches kmalloc-8 ...
+// kmalloc-8k, and runs of pages for larger sizes. All methods are safe for
+// concurrent use.
+type Heap struct {
+	caches [len(kmallocSizes)]*Cache
+	limit  *memLimit
+	design Design
+
+	largeMu sync.Mutex
+	large   map[uintptr]*slab // large allocations by address, under largeMu
+}
+
+// The kmalloc size classes.
+var kmallocSizes = [...]int{8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192}
+
+// KmallocMaxCacheSize is the largest size a Heap serves from a cache; larger
+// sizes get whole pages.
+const KmallocMaxCacheSize = 8192
+
+// sizeIndex maps (size-1)/8 to a class for sizes up to 192, like the
+// kernel's size_index table.
+var sizeIndex = func() (t [24]uint8) {
+	for i := range t {
+		size := (i + 1) * 8
+		for k, s := range kmallocSizes {
+			if s >= size {
+				t[i] = uint8(k)
+				break
+			}
+		}
+	}
+	return
+}()
+
+// kmallocIndex returns the class of size, 1 <= size <= KmallocMaxCacheSize.
+func kmallocIndex(size int) int {
+	if size <= 192 {
+		return int(sizeIndex[(size-1)>>3])
+	}
+	return bits.Len(uint(size-1)) - 1
+}
+
+func kmallocName(size int) string {
+	if size >= 1024 {
+		return fmt.Sprintf("kmalloc-%dk", size>>10)
+	}
+	return fmt.Sprintf("kmalloc-%d", size)
+}
+
+// NewHeap creates a heap. cfg.MemoryLimit covers all its caches and its large
+// allocations together; cfg.Ctor and cfg.SheafCapacity do not apply.
+func NewHeap(cfg Config) (*Heap, error) {
+	if cfg.Ctor != nil {
+		return nil, errors.New("slub: NewHeap: a heap cannot have a constructor")
+	}
+	h := &Heap{limit: &memLimit{max: cfg.MemoryLimit}, design: cfg.Design, large: make(map[uintptr]*slab)}
+	for i, size := range kmallocSizes {
+		cc := cfg
+		if size&(size-1) == 0 {
+			// kmalloc guarantees natural alignment for power-of-two sizes.
+			cc.Align = max(cfg.Align, min(size, pageSize))
+		}
+		c, err := newCache(kmallocName(size), size, cc, h, h.limit)
+		if err != nil {
+			return nil, err
+		}
+		h.caches[i] = c
+	}
+	return h, nil
+}
+
+// Caches returns the heap's size-class caches, smallest first.
+func (h *Heap) Caches() []*Cache { return append([]*Cache(nil), h.caches[:]...) }
+
+// zeroSize is the address Malloc(0) returns: one inaccessible page, so a
+// dereference faults (the kernel's ZERO_SIZE_PTR).
+var zeroSize = sync.OnceValue(sysGuard)
+
+// Malloc returns size bytes, 8-byte aligned at least and naturally aligned
+// for power-of-two sizes up to a page, or nil when memory is exhausted or
+// the heap's MemoryLimit is reached. Malloc(0) returns a non-nil pointer
+// that must not be dereferenced and that Free accepts; a negative size
+// returns nil.
+func (h *Heap) Malloc(size int) unsafe.Pointer {
+	switch {
+	case size < 0:
+		return nil
+	case size == 0:
+		return ptr(zeroSize())
+	case size <= KmallocMaxCacheSize:
+		c := h.caches[kmallocIndex(size)]
+		if c.debug != 0 {
+			return ptr(c.debugAllocSized(size))
+		}
+		return c.Alloc()
+	}
+	return ptr(h.mallocLarge(size))
+}
+
+// mallocLarge serves sizes above the largest class with whole pages.
+func (h *Heap) mallocLarge(size int) uintptr {
+	np := (size + pageSize - 1) / pageSize
+	if np > 1<<24 {
+		return 0
+	}
+	bytes := int64(np) * pageSize
+	if !h.limit.reserve(bytes) {
+		return 0
+	}
+	s := &slab{heap: h, npages: np, large: size}
+	a := pages.allocPages(np, 1, s, false)
+	if a == 0 {
+		h.limit.release(bytes)
+		return 0
+	}
+	s.start, s.base, s.end = a, a, a+uintptr(bytes)
+	h.largeMu.Lock()
+	h.large[a] = s
+	h.largeMu.Unlock()
+	return a
+}
+
+// Zalloc is Malloc with the memory zeroed.
+func (h *Heap) Zalloc(size int) unsafe.Pointer {
+	p := h.Malloc(size)
+	if p != nil && size > 0 {
+		clear(unsafe.Slice((*byte)(p), size))
+	}
+	return p
+}
+
+// Free frees p, which Malloc, Zalloc, Realloc or MallocNoLock of this heap
+// returned. nil is a no-op. A pointer the heap did not hand out panics with
+// a message naming the heap and the address.
+func (h *Heap) Free(p unsafe.Pointer) {
+	a := uintptr(p)
+	if a == 0 || a == zeroSize() {
+		return
+	}
+	s := h.owner("Free", a)
+	if s.cache == nil {
+		h.freeLarge(s)
+		return
+	}
+	s.cache.Free(p)
+}
+
+// owner returns the slab or large allocation of a, or panics.
+func (h *Heap) owner(op string, a uintptr) *slab {
+	s := lookupSlab(a)
+	switch {
+	case s == nil:
+		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): not allocated by this allocator", op, a))
+	case s.cache == nil && s.heap != h, s.cache != nil && s.cache.heap != h:
+		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): allocated by another heap or cache", op, a))
+	case s.cache == nil && a != s.base:
+		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): points inside a large allocation at %#x", op, a, s.base))
+	}
+	return s
+}
+
+func (h *Heap) freeLarge(s *slab) {
+	h.largeMu.Lock()
+	if h.large[s.base] != s {
+		h.largeMu.Unlock()
+		panic(fmt.Sprintf("slub: kmalloc: Free(%#x): double free of a large allocation", s.base))
+	}
+	delete(h.large, s.base)
+	h.largeMu.Unlock()
+	pages.freePages(s.start, s.npages)
+	h.limit.release(int64(s.npages) * pageSize)
+}
+
+// UsableSize returns how many bytes at p may be used (ksize): the class size,
+// the requested size for debug heaps, or the whole pages of a large one.
+func (h *Heap) UsableSize(p unsafe.Pointer) int {
+	a := uintptr(p)
+	if a == 0 || a == zeroSize() {
+		return 0
+	}
+	s := h.owner("UsableSize", a)
+	if s.cache == nil {
+		return s.npages * pageSize
+	}
+	s.cache.checkObject("UsableSize", a)
+	if s.cache.debug != 0 {
+		return s.cache.debugUsableSize(a)
+	}
+	return s.cache.objectSize
+}
+
+// Realloc resizes p to size bytes, moving it when its size class must change
+// (krealloc). Realloc(nil, n) is Malloc(n); Realloc(p, 0) frees p and
+// returns the zero-size pointer; a negative size returns nil and leaves p
+// alone. When it cannot allocate it returns nil and p stays valid.
+func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
+	a := uintptr(p)
+	switch {
+	case size < 0:
+		return nil
+	case a == 0 || a == zeroSize():
+		return h.Malloc(size)
+	case size == 0:
+		h.Free(p)
+		return ptr(zeroSize())
+	}
+	s := h.owner("Realloc", a)
+	var old int
+	if s.cache == nil {
+		old = s.npages * pageSize
+		if size <= old && size > old/2 {
+			s.large = size
+			return p
+		}
+	} else {
+		s.cache.checkObject("Realloc", a)
+		old = s.cache.objectSize
+		if size <= old {
+			if s.cache.debug != 0 {
+				s.cache.debugResize(a, size)
+			}
+			return p
+		}
+		if s.cache.debug != 0 {
+			old = s.cache.debugUsableSize(a)
+		}
+	}
+	q := h.Malloc(size)
+	if q == nil {
+		return nil
+	}
+	copy(unsafe.Slice((*byte)(q), size), unsafe.Slice((*byte)(p), min(old, size)))
+	h.Free(p)
+	return q
+}
+
+// MallocNoLock is kmalloc_nolock: like Malloc but never waits on a lock. When
+// the size class is busy it retries once with the next larger class, then
+// returns nil. Sizes above KmallocMaxCacheSize return nil.
+func (h *Heap) MallocNoLock(size int) unsafe.Pointer {
+	switch {
+	case size < 0 || size > KmallocMaxCacheSize:
+		return nil
+	case size == 0:
+		return ptr(zeroSize())
+	}
+	i := kmallocIndex(size)
+	c := h.caches[i]
+	if p := c.AllocNoLock(); p != nil {
+		return p
+	}
+	if i+1 < len(h.caches) {
+		c.stat(NoLockRetry)
+		return h.caches[i+1].AllocNoLock()
+	}
+	return nil
+}
+
+// FreeNoLock is kfree_nolock: frees p, which MallocNoLock returned, without
+// waiting on a lock, deferring it when it must.
+func (h *Heap) FreeNoLock(p unsafe.Pointer) {
+	a := uintptr(p)
+	if a == 0 || a == zeroSize() {
+		return
+	}
+	s := h.owner("FreeNoLock", a)
+	if s.cache == nil {
+		panic(fmt.Sprintf("slub: kmalloc: FreeNoLock(%#x): a large allocation, which MallocNoLock never returns", a))
+	}
+	s.cache.FreeNoLock(p)
+}
+
+// Shrink shrinks every cache of the heap and gives free pages to the OS.
+func (h *Heap) Shrink() {
+	for _, c := range h.caches {
+		c.Shrink()
+	}
+}
+
+// Validate validates every cache of the heap.
+func (h *Heap) Validate() error {
+	var errs []error
+	for _, c := range h.caches {
+		if err := c.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Destroy frees the heap. If anything is still allocated it returns an
+// error naming it; caches without live objects are destroyed regardless.
+func (h *Heap) Destroy() error {
+	var msgs []string
+	for _, c := range h.caches {
+		if c.destroyed.Load() {
+			continue
+		}
+		if err := c.destroy(); err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	h.largeMu.Lock()
+	for a, s := range h.large {
+		msgs = append(msgs, fmt.Sprintf("slub: kmalloc: Destroy: large allocation of %d bytes at %#x still allocated", s.large, a))
+	}
+	h.largeMu.Unlock()
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return nil
+}
+
+var defaultHeap = sync.OnceValue(func() *Heap {
+	h, err := NewHeap(Config{})
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// DefaultHeap returns the process-wide Sheaves heap that Malloc and Free use.
+func DefaultHeap() *Heap { return defaultHeap() }
+
+// Malloc allocates from the default heap.
+func Malloc(size int) unsafe.Pointer { return defaultHeap().Malloc(size) }
+
+// Free frees to the default heap.
+func Free(p unsafe.Pointer) { defaultHeap().Free(p) }

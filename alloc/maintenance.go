@@ -1,0 +1,397 @@
+package alloc
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+)
+
+// Shrink flushes the per-P caches (sheaves, or cpu slabs and cpu partial
+// lists) and the barn to slabs, frees every empty slab and gives free pages
+// back to the OS (kmem_cache_shrink). It may run while other goroutines use
+// the cache.
+func (c *Cache) Shrink() {
+	c.checkLive()
+	c.flushAll()
+	c.discardEmpty()
+	ReleaseFree()
+}
+
+// flushAll empties every per-P cache, the barn and the deferred list.
+func (c *Cache) flushAll() {
+	switch c.mode {
+	case modeSheaves:
+		c.flushPCS()
+		c.shrinkBarn()
+	case modeCPUSlab:
+		c.flushMu.Lock()
+		c.flushCPUs()
+		c.flushMu.Unlock()
+	}
+	c.drainDeferred()
+}
+
+// discardEmpty frees every empty slab on the partial list, min_partial
+// included. Objects are taken from partial slabs only under list_lock, so an
+// empty partial slab stays empty while it is held.
+func (c *Cache) discardEmpty() {
+	n := &c.node
+	var discard *slab
+	n.lock(false)
+	for s := n.partialHead; s != nil; {
+		next := s.next
+		if s.counters().inuse() == 0 {
+			n.removePartial(s)
+			n.removeSlab(s)
+			c.trace(EventSlabFree, s, 0)
+			s.cpuNext = discard
+			discard = s
+		}
+		s = next
+	}
+	n.unlock()
+	for s := discard; s != nil; {
+		next := s.cpuNext
+		s.cpuNext = nil
+		c.freeSlabPages(s)
+		s = next
+	}
+}
+
+// quiesce takes every lock that lets a cache's objects move between
+// structures, except the lockless slab frees (which only push onto slab
+// freelists): remote locks on all Ps (Sheaves) or all per-P locks after a
+// flush (CPUSlab), the barn lock and list_lock. It returns the release.
+func (c *Cache) quiesce() func() {
+	c.flushMu.Lock()
+	var undo []func()
+	switch c.mode {
+	case modeSheaves:
+		pcs := c.pcs.Load()
+		lockRemote(pcs.locks)
+		undo = append(undo, func() { unlockRemote(pcs.locks) })
+	case modeCPUSlab:
+		c.flushCPUs()
+		a := c.cpus.Load()
+		for _, cc := range a.c {
+			cc.mu.Lock()
+		}
+		undo = append(undo, func() {
+			for _, cc := range a.c {
+				cc.mu.Unlock()
+			}
+		})
+	}
+	c.barn.mu.Lock()
+	c.node.lock(false)
+	return func() {
+		c.node.unlock()
+		c.barn.mu.Unlock()
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		c.flushMu.Unlock()
+	}
+}
+
+// stableFreelist reads a slab's pair and walks its freelist, retrying until
+// the pair did not change during the walk (frees may push concurrently). It
+// returns the objects, or an error describing a corrupt freelist.
+func (c *Cache) stableFreelist(s *slab) (fl []uintptr, cnt counters, err error) {
+	for try := 0; ; try++ {
+		head := s.freelist()
+		cnt = s.counters()
+		fl = fl[:0]
+		err = nil
+		for o := head; o != 0; o = c.getFP(o) {
+			if !c.validSlot(s, o) {
+				err = fmt.Errorf("freelist of slab %#x has %#x, not an object of the slab", s.base, o)
+				break
+			}
+			if len(fl) > cnt.objects() {
+				err = fmt.Errorf("freelist of slab %#x is longer than its %d objects (a cycle)", s.base, cnt.objects())
+				break
+			}
+			fl = append(fl, o)
+		}
+		if s.freelist() == head && s.counters() == cnt {
+			return fl, cnt, err
+		}
+		if try > 1000 {
+			return fl, cnt, nil // too busy to pin down; not an error
+		}
+	}
+}
+
+// Validate checks every slab and every free list of the cache (the kernel's
+// validate_slab_cache) and returns nil when the cache is consistent. It may
+// run while other goroutines allocate and free: it holds the locks that
+// make objects move between structures and re-reads slabs that frees touch
+// meanwhile.
+func (c *Cache) Validate() error {
+	c.checkLive()
+	c.drainDeferred()
+	release := c.quiesce()
+	defer release()
+	var errs []string
+	fail := func(format string, args ...any) {
+		if len(errs) < 20 {
+			errs = append(errs, fmt.Sprintf(format, args...))
+		}
+	}
+	n := &c.node
+	free := make(map[uintptr]bool)
+	slabs, partial := 0, 0
+	for s := n.all; s != nil; s = s.allNext {
+		slabs++
+		if s.cache != c {
+			fail("slab %#x on the list belongs to %s", s.base, s.cache.name)
+			continue
+		}
+		if lookupSlab(s.start) != s || lookupSlab(s.end-1) != s {
+			fail("slab %#x: the page table does not point to it", s.base)
+		}
+		fl, cnt, err := c.stableFreelist(s)
+		if err != nil {
+			fail("%v", err)
+		}
+		if cnt.objects() != c.objsPerSlab {
+			fail("slab %#x: objects %d, want %d", s.base, cnt.objects(), c.objsPerSlab)
+		}
+		if cnt.inuse() > cnt.objects() {
+			fail("slab %#x: inuse %d > objects %d", s.base, cnt.inuse(), cnt.objects())
+		}
+		if err == nil && cnt.inuse()+len(fl) != cnt.objects() {
+			fail("slab %#x: inuse %d + free %d != objects %d", s.base, cnt.inuse(), len(fl), cnt.objects())
+		}
+		for _, o := range fl {
+			if free[o] {
+				fail("object %#x is twice on the freelist of slab %#x", o, s.base)
+			}
+			free[o] = true
+		}
+		if s.onPartial {
+			partial++
+			if len(fl) == 0 {
+				fail("slab %#x is on the partial list with no free object", s.base)
+			}
+			if cnt.frozen() {
+				fail("slab %#x is on the partial list and frozen", s.base)
+			}
+		} else if c.mode != modeCPUSlab && len(fl) > 0 && c.mode != modeDebug {
+			fail("slab %#x has %d free objects but is not on the partial list", s.base, len(fl))
+		}
+		if c.mode == modeDebug {
+			for _, e := range c.debugValidateSlab(s, fl) {
+				fail("%s", e)
+			}
+		}
+	}
+	if slabs != n.nrSlabs {
+		fail("%d slabs on the list, nr_slabs says %d", slabs, n.nrSlabs)
+	}
+	if partial != n.nrPartial {
+		fail("%d slabs marked partial, nr_partial says %d", partial, n.nrPartial)
+	}
+	cnt := 0
+	for s := n.partialHead; s != nil; s = s.next {
+		cnt++
+		if !s.onPartial {
+			fail("slab %#x on the partial list is not marked partial", s.base)
+		}
+	}
+	if cnt != n.nrPartial {
+		fail("partial list holds %d slabs, nr_partial says %d", cnt, n.nrPartial)
+	}
+	// Cached objects: in a sheaf at most once, never also on a freelist.
+	seen := make(map[uintptr]bool)
+	checkSheaf := func(where string, sh *Sheaf) {
+		if sh.size < 0 || sh.size > len(sh.objs) {
+			fail("%s sheaf: size %d, capacity %d", where, sh.size, len(sh.objs))
+			return
+		}
+		for _, o := range sh.objs[:sh.size] {
+			s := lookupSlab(o)
+			switch {
+			case s == nil || s.cache != c || !c.validSlot(s, o):
+				fail("%s sheaf holds %#x, not an object of this cache", where, o)
+			case free[o]:
+				fail("%s sheaf holds %#x, which is also on a slab freelist", where, o)
+			case seen[o]:
+				fail("%s sheaf holds %#x, which is cached twice", where, o)
+			}
+			seen[o] = true
+		}
+	}
+	if c.mode == modeSheaves {
+		for i, p := range c.pcs.Load().p {
+			checkSheaf(fmt.Sprintf("P%d main", i), p.main)
+			if p.spare != nil {
+				checkSheaf(fmt.Sprintf("P%d spare", i), p.spare)
+			}
+		}
+		nf, ne := 0, 0
+		for sh := c.barn.full; sh != nil; sh = sh.next {
+			checkSheaf("barn", sh)
+			nf++
+		}
+		for sh := c.barn.empty; sh != nil; sh = sh.next {
+			if sh.size != 0 {
+				fail("barn empty sheaf holds %d objects", sh.size)
+			}
+			ne++
+		}
+		if nf != c.barn.nrFull || ne != c.barn.nrEmpty {
+			fail("barn lists hold %d full and %d empty sheaves, counts say %d and %d", nf, ne, c.barn.nrFull, c.barn.nrEmpty)
+		}
+	}
+	if c.mode == modeCPUSlab {
+		for i, cc := range c.cpus.Load().c {
+			if cc.slab.Load() != nil || atomic.LoadUint64(&cc.pair.Lo) != 0 {
+				fail("P%d still has a cpu slab after the flush", i)
+			}
+			for s := cc.partial; s != nil; s = s.cpuNext {
+				fail("P%d cpu partial list not empty after the flush", i)
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("slub: %s: validate: %s", c.name, strings.Join(errs, "; "))
+}
+
+// Stats returns the cache's counts and counters.
+func (c *Cache) Stats() Stats {
+	st := Stats{
+		Name:           c.name,
+		Design:         c.design,
+		ObjectSize:     c.objectSize,
+		Size:           c.size,
+		SlabSize:       c.slabPages * pageSize,
+		ObjectsPerSlab: c.objsPerSlab,
+		SheafCapacity:  c.sheafCapacity,
+		CPUPartial:     c.cpuPartial,
+		DeferredFrees:  c.deferred.n.Load(),
+	}
+	for i := range st.Counters {
+		st.Counters[i] = atomic.LoadUint64(&c.stats[i])
+	}
+	switch c.mode {
+	case modeSheaves:
+		c.flushMu.Lock()
+		pcs := c.pcs.Load()
+		lockRemote(pcs.locks)
+		for _, p := range pcs.p {
+			st.CachedObjects += int64(p.main.size)
+			if p.spare != nil {
+				st.CachedObjects += int64(p.spare.size)
+			}
+			for i := range st.Counters {
+				st.Counters[i] += atomic.LoadUint64(&p.stat[i])
+			}
+		}
+		unlockRemote(pcs.locks)
+		c.flushMu.Unlock()
+		c.barn.mu.Lock()
+		for sh := c.barn.full; sh != nil; sh = sh.next {
+			st.CachedObjects += int64(sh.size)
+		}
+		c.barn.mu.Unlock()
+	case modeCPUSlab:
+		for _, cc := range c.cpus.Load().c {
+			for i := range st.Counters {
+				st.Counters[i] += atomic.LoadUint64(&cc.stat[i])
+			}
+		}
+	}
+	n := &c.node
+	n.lock(false)
+	var inuse int64
+	for s := n.all; s != nil; s = s.allNext {
+		st.Slabs++
+		cnt := s.counters()
+		st.Objects += int64(cnt.objects())
+		inuse += int64(cnt.inuse())
+	}
+	st.PartialSlabs = int64(n.nrPartial)
+	n.unlock()
+	st.SlabBytes = st.Slabs * int64(st.SlabSize)
+	st.ActiveObjects = inuse - st.CachedObjects - st.DeferredFrees
+	return st
+}
+
+// Destroy flushes the cache and frees its slabs (kmem_cache_destroy). If
+// objects are still allocated it frees nothing, returns an error naming
+// them, and the cache stays usable. After a successful Destroy the cache
+// must not be used.
+func (c *Cache) Destroy() error {
+	c.checkLive()
+	if c.heap != nil {
+		return fmt.Errorf("slub: %s: Destroy: the cache belongs to a heap; destroy the heap", c.name)
+	}
+	return c.destroy()
+}
+
+func (c *Cache) destroy() error {
+	c.flushAll()
+	n := &c.node
+	n.lock(false)
+	var leaked []uintptr
+	total := 0
+	for s := n.all; s != nil; s = s.allNext {
+		cnt := s.counters()
+		if cnt.inuse() == 0 {
+			continue
+		}
+		total += cnt.inuse()
+		fl, _, _ := c.stableFreelist(s)
+		isFree := make(map[uintptr]bool, len(fl))
+		for _, o := range fl {
+			isFree[o] = true
+		}
+		for o := s.base; o < s.end && len(leaked) < 16; o += uintptr(c.size) {
+			if !isFree[o] {
+				leaked = append(leaked, o)
+			}
+		}
+	}
+	if total > 0 {
+		n.unlock()
+		if c.mode == modeDebug {
+			c.reportLeaks(leaked, total)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "slub: %s: Destroy: %d objects still allocated:", c.name, total)
+		for _, o := range leaked {
+			fmt.Fprintf(&b, " %#x", o)
+		}
+		if total > len(leaked) {
+			fmt.Fprintf(&b, " (and %d more)", total-len(leaked))
+		}
+		return errors.New(b.String())
+	}
+	var all *slab
+	for s := n.all; s != nil; {
+		next := s.allNext
+		if s.onPartial {
+			n.removePartial(s)
+		}
+		n.removeSlab(s)
+		s.cpuNext = all
+		all = s
+		s = next
+	}
+	c.destroyed.Store(true)
+	if c.mode == modeSheaves {
+		c.pcs.Store(&pcpuArray{})
+	}
+	n.unlock()
+	for s := all; s != nil; {
+		next := s.cpuNext
+		c.freeSlabPages(s)
+		s = next
+	}
+	return nil
+}

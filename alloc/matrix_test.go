@@ -1,0 +1,51 @@
+package alloc
+
+import (
+	"testing"
+)
+
+// variant is one point of the test matrix: a design, with or without the
+// double-word CAS.
+type variant struct {
+	name string
+	cfg  Config
+}
+
+func variants() []variant {
+	return []variant{
+		{"sheaves", Config{Design: Sheaves}},
+		{"sheaves/nodcas", Config{Design: Sheaves, noDCAS: true}},
+		{"cpuslab", Config{Design: CPUSlab}},
+		{"cpuslab/nodcas", Config{Design: CPUSlab, noDCAS: true}},
+	}
+}
+
+// eachVariant runs f for every design, with and without the double-word CAS.
+func eachVariant(t *testing.T, f func(t *testing.T, cfg Config)) {
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) { f(t, v.cfg) })
+	}
+}
+
+func mustCache(t testing.TB, name string, size int, cfg Config) *Cache {
+	t.Helper()
+	c, err := NewCache(name, size, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mustValidate(t testing.TB, c *Cache) {
+	t.Helper()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustDestroy(t testing.TB, c *Cache) {
+	t.Helper()
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,316 @@
+package alloc
+
+import (
+	"math/bits"
+	"sync"
+	"sync/atomic"
+)
+
+// The page heap: off-heap memory shared by all caches, in pages of pageSize.
+// See doc.go for where it sits.
+//
+// Memory comes from the OS in chunks of chunkSize bytes (larger requests get a
+// chunk of their own, rounded up to chunkSize), aligned to chunkSize, and is
+// never unmapped: the old design's fast path may read the free pointer of an
+// object it then fails to take, so slab memory must stay readable while the
+// process lives. Free pages go back to the OS with madvise (ReleaseFree,
+// Shrink) and read as zeros afterwards.
+//
+// Address to slab is O(1): chunkTable maps an address to its chunk, and the
+// chunk's owner array maps each page to the slab that owns it, like the
+// kernel's page array maps a page to its struct slab.
+
+const (
+	pageShift = 12
+	pageSize  = 1 << pageShift
+
+	ptrBits    = 32 << (^uintptr(0) >> 63)
+	chunkShift = 22 + 4*(ptrBits/32-1) // 64 MiB chunks on 64-bit, 4 MiB on 32-bit
+	chunkSize  = 1 << chunkShift
+	chunkPages = chunkSize / pageSize
+	addrBits   = 48 - 16*(2-ptrBits/32) // user address space: 48 bits, or 32
+	l2Bits     = 11 - 6*(2-ptrBits/32)
+	l1Bits     = addrBits - chunkShift - l2Bits
+)
+
+type chunkL2 [1 << l2Bits]atomic.Pointer[chunk]
+
+// chunkTable: written under pages.mu, read without a lock.
+var chunkTable [1 << l1Bits]atomic.Pointer[chunkL2]
+
+// chunk is one mapping from the OS.
+type chunk struct {
+	base   uintptr
+	npages int
+	// owner[i] is the slab (or large allocation) that page i belongs to;
+	// written under pages.mu when pages are handed out or taken back, read
+	// without a lock by address lookups.
+	owner []atomic.Pointer[slab]
+	// free and dirty are bitmaps under pages.mu: page free; page free and
+	// possibly resident (not released since it was last used).
+	free, dirty []uint64
+	nfree       int
+	hint        int // no free page below this index
+}
+
+// pageHeap is the process-wide page allocator.
+type pageHeap struct {
+	mu     sync.Mutex // protects chunks and every chunk's bitmaps
+	chunks []*chunk
+
+	mapped       atomic.Int64 // bytes mapped from the OS
+	inUse        atomic.Int64 // bytes of pages handed out
+	freeResident atomic.Int64 // bytes of free pages not yet released
+	released     atomic.Int64 // bytes given back to the OS, cumulative
+}
+
+var pages pageHeap
+
+// PageStats describes the process-wide page heap, in bytes.
+type PageStats struct {
+	Mapped   int64 // address space mapped from the OS (never shrinks)
+	InUse    int64 // pages held by slabs and large allocations
+	Resident int64 // InUse plus free pages not yet given back: what the OS may have to back
+	Released int64 // given back to the OS with madvise since the start, cumulative
+}
+
+// ReadPageStats returns the page heap's counters.
+func ReadPageStats() PageStats {
+	inUse := pages.inUse.Load()
+	return PageStats{
+		Mapped:   pages.mapped.Load(),
+		InUse:    inUse,
+		Resident: inUse + pages.freeResident.Load(),
+		Released: pages.released.Load(),
+	}
+}
+
+// ReleaseFree gives every free page back to the OS and returns how many
+// bytes it released. Cache.Shrink and Heap.Shrink call it.
+func ReleaseFree() int64 {
+	pages.mu.Lock()
+	defer pages.mu.Unlock()
+	var n int64
+	for _, ch := range pages.chunks {
+		for i := 0; i < ch.npages; {
+			i = nextSet(ch.dirty, ch.npages, i)
+			if i < 0 {
+				break
+			}
+			j := i
+			for j < ch.npages && testBit(ch.dirty, j) {
+				j++
+			}
+			sysRelease(ch.base+uintptr(i)*pageSize, uintptr(j-i)*pageSize)
+			clearBits(ch.dirty, i, j-i)
+			n += int64(j-i) * pageSize
+			i = j
+		}
+	}
+	pages.freeResident.Add(-n)
+	pages.released.Add(n)
+	return n
+}
+
+// allocPages hands out n contiguous pages owned by s, starting at a multiple
+// of align pages (a power of two), or returns 0. With noblock it only
+// try-locks and never asks the OS for memory.
+func (h *pageHeap) allocPages(n, align int, s *slab, noblock bool) uintptr {
+	if noblock {
+		if !h.mu.TryLock() {
+			return 0
+		}
+	} else {
+		h.mu.Lock()
+	}
+	defer h.mu.Unlock()
+	for _, ch := range h.chunks {
+		if ch.nfree < n {
+			continue
+		}
+		if i := findRun(ch.free, ch.npages, n, align, ch.hint); i >= 0 {
+			return h.take(ch, i, n, s)
+		}
+	}
+	if noblock {
+		return 0
+	}
+	ch, err := h.grow(n)
+	if err != nil {
+		return 0
+	}
+	return h.take(ch, 0, n, s)
+}
+
+// take marks pages [i, i+n) of ch as owned by s.
+func (h *pageHeap) take(ch *chunk, i, n int, s *slab) uintptr {
+	dirty := countBits(ch.dirty, i, n)
+	clearBits(ch.free, i, n)
+	clearBits(ch.dirty, i, n)
+	ch.nfree -= n
+	if i == ch.hint {
+		ch.hint = i + n
+	}
+	for k := i; k < i+n; k++ {
+		ch.owner[k].Store(s)
+	}
+	h.freeResident.Add(-int64(dirty) * pageSize)
+	h.inUse.Add(int64(n) * pageSize)
+	return ch.base + uintptr(i)*pageSize
+}
+
+// freePages takes back the n pages at a. The memory stays resident until
+// ReleaseFree.
+func (h *pageHeap) freePages(a uintptr, n int) {
+	ch := lookupChunk(a)
+	i := int((a - ch.base) >> pageShift)
+	h.mu.Lock()
+	for k := i; k < i+n; k++ {
+		ch.owner[k].Store(nil)
+	}
+	setBits(ch.free, i, n)
+	setBits(ch.dirty, i, n)
+	ch.nfree += n
+	if i < ch.hint {
+		ch.hint = i
+	}
+	h.mu.Unlock()
+	h.inUse.Add(-int64(n) * pageSize)
+	h.freeResident.Add(int64(n) * pageSize)
+}
+
+// grow maps a chunk big enough for n pages and registers it. h.mu is held.
+func (h *pageHeap) grow(n int) (*chunk, error) {
+	size := (uintptr(n)*pageSize + chunkSize - 1) &^ (chunkSize - 1)
+	base, err := sysReserve(size, chunkSize)
+	if err != nil {
+		return nil, err
+	}
+	if base>>addrBits != 0 || (base+size-1)>>addrBits != 0 {
+		panic("slub: the OS mapped memory above the supported address range")
+	}
+	np := int(size / pageSize)
+	words := (np + 63) / 64
+	ch := &chunk{
+		base:   base,
+		npages: np,
+		owner:  make([]atomic.Pointer[slab], np),
+		free:   make([]uint64, words),
+		dirty:  make([]uint64, words),
+		nfree:  np,
+	}
+	setBits(ch.free, 0, np)
+	for a := base; a < base+size; a += chunkSize {
+		i1 := a >> (chunkShift + l2Bits)
+		l2 := chunkTable[i1].Load()
+		if l2 == nil {
+			l2 = new(chunkL2)
+			chunkTable[i1].Store(l2)
+		}
+		l2[(a>>chunkShift)&(1<<l2Bits-1)].Store(ch)
+	}
+	h.chunks = append(h.chunks, ch)
+	h.mapped.Add(int64(size))
+	return ch, nil
+}
+
+// lookupChunk returns the chunk that holds address a, or nil.
+func lookupChunk(a uintptr) *chunk {
+	if a>>addrBits != 0 {
+		return nil
+	}
+	l2 := chunkTable[a>>(chunkShift+l2Bits)].Load()
+	if l2 == nil {
+		return nil
+	}
+	return l2[(a>>chunkShift)&(1<<l2Bits-1)].Load()
+}
+
+// lookupSlab returns the slab (or large allocation) that address a belongs
+// to, or nil when a is not in memory the page heap handed out.
+func lookupSlab(a uintptr) *slab {
+	ch := lookupChunk(a)
+	if ch == nil {
+		return nil
+	}
+	return ch.owner[(a-ch.base)>>pageShift].Load()
+}
+
+// Bitmap helpers.
+
+func testBit(bm []uint64, i int) bool { return bm[i>>6]&(1<<(i&63)) != 0 }
+
+func setBits(bm []uint64, i, n int) {
+	for k := i; k < i+n; k++ {
+		bm[k>>6] |= 1 << (k & 63)
+	}
+}
+
+func clearBits(bm []uint64, i, n int) {
+	for k := i; k < i+n; k++ {
+		bm[k>>6] &^= 1 << (k & 63)
+	}
+}
+
+func countBits(bm []uint64, i, n int) int {
+	c := 0
+	for k := i; k < i+n; k++ {
+		if testBit(bm, k) {
+			c++
+		}
+	}
+	return c
+}
+
+// nextSet returns the first set bit at or after i, or -1.
+func nextSet(bm []uint64, total, i int) int {
+	for i < total {
+		w := bm[i>>6] >> (i & 63)
+		if w != 0 {
+			i += bits.TrailingZeros64(w)
+			if i < total {
+				return i
+			}
+			return -1
+		}
+		i = (i | 63) + 1
+	}
+	return -1
+}
+
+// findRun returns the first index at or after start, a multiple of align,
+// where n consecutive bits are set, or -1.
+func findRun(bm []uint64, total, n, align, start int) int {
+	if align > 1 {
+		for i := (start + align - 1) &^ (align - 1); i+n <= total; i += align {
+			if countBits(bm, i, n) == n {
+				return i
+			}
+		}
+		return -1
+	}
+	run, runStart := 0, 0
+	for i := start; i < total; {
+		w := bm[i>>6] >> (i & 63)
+		if w == 0 {
+			run = 0
+			i = (i | 63) + 1
+			continue
+		}
+		if w&1 == 0 {
+			run = 0
+			i += bits.TrailingZeros64(w)
+			continue
+		}
+		ones := bits.TrailingZeros64(^w)
+		if run == 0 {
+			runStart = i
+		}
+		run += ones
+		i += ones
+		if run >= n {
+			return runStart
+		}
+	}
+	return -1
+}

@@ -1,0 +1,72 @@
+package alloc
+
+import "unsafe"
+
+// Sheaf is the kernel's slab_sheaf: an array of free objects used as a stack
+// (Alloc pops objs[size-1], a free pushes at objs[size]). Objects of any slab
+// of the cache may sit in a sheaf. Per-P sheaves are only touched by their
+// P's owner under its localLock (or a remote locker); barn sheaves under the
+// barn lock; a prefilled Sheaf belongs to its caller.
+type Sheaf struct {
+	objs     []uintptr // len(objs) is the capacity
+	size     int
+	cache    *Cache
+	next     *Sheaf // barn list link
+	oversize bool   // prefilled past the cache's capacity; never cached
+}
+
+func (c *Cache) newSheaf(capacity int) *Sheaf {
+	c.stat(SheafAlloc)
+	return &Sheaf{objs: make([]uintptr, capacity), cache: c}
+}
+
+// Alloc pops an object from a prefilled sheaf. It returns nil only when the
+// sheaf is empty (Len() == 0).
+func (s *Sheaf) Alloc() unsafe.Pointer {
+	if s.size == 0 {
+		return nil
+	}
+	s.size--
+	a := s.objs[s.size]
+	s.objs[s.size] = 0
+	if s.cache.mode == modeDebug {
+		s.cache.debugOnAlloc(a)
+	}
+	return ptr(a)
+}
+
+// Len returns how many objects the sheaf holds.
+func (s *Sheaf) Len() int { return s.size }
+
+// Capacity returns how many objects the sheaf can hold.
+func (s *Sheaf) Capacity() int { return len(s.objs) }
+
+func (s *Sheaf) full() bool { return s.size == len(s.objs) }
+
+// flushSheaf gives every object of sh back to its slab.
+func (c *Cache) flushSheaf(sh *Sheaf) {
+	if sh.size == 0 {
+		return
+	}
+	n := sh.size
+	c.freeToSlabs(sh.objs[:n])
+	sh.size = 0
+	c.statAdd(SheafFlush, n)
+	c.trace(EventSheafFlush, nil, n)
+}
+
+// refillSheaf fills sh up to its capacity, taking at least one object; false
+// when not even one could be had.
+func (c *Cache) refillSheaf(sh *Sheaf, noblock bool) bool {
+	want := len(sh.objs) - sh.size
+	if want == 0 {
+		return true
+	}
+	got := c.refillObjects(sh.objs[sh.size:], want, noblock)
+	sh.size += got
+	c.statAdd(SheafRefill, got)
+	if !noblock {
+		c.trace(EventSheafRefill, nil, got)
+	}
+	return got > 0
+}

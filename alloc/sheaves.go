@@ -1,0 +1,308 @@
+package alloc
+
+// The Sheaves design's per-P layer (Linux 7.0's slub_percpu_sheaves). The
+// walks are in doc.go.
+
+// pcpuSheaves is one P's sheaves. main is never nil; spare is nil, empty,
+// full or (after ReturnSheaf) partly full. Only the P's owner, pinned and
+// holding lock, or a remote locker touches main, spare and stat.
+type pcpuSheaves struct {
+	lock  localLock
+	main  *Sheaf
+	spare *Sheaf
+	stat  [NumStatItems]uint64 // events counted while pinned; read atomically
+	_     [64]byte             // keep neighbouring Ps' lock words apart
+}
+
+// pcpuArray is a cache's per-P sheaves, indexed by P id. It is replaced (never
+// modified) when GOMAXPROCS grows; the pcpuSheaves themselves are kept.
+type pcpuArray struct {
+	p     []*pcpuSheaves
+	locks []*localLock
+}
+
+// growPCS makes sure P id pid has sheaves.
+func (c *Cache) growPCS(pid int) {
+	c.growMu.Lock()
+	defer c.growMu.Unlock()
+	old := c.pcs.Load()
+	if pid < len(old.p) {
+		return
+	}
+	n := max(pid+1, gomaxprocs())
+	a := &pcpuArray{p: make([]*pcpuSheaves, n), locks: make([]*localLock, n)}
+	copy(a.p, old.p)
+	for i := range a.p {
+		if a.p[i] == nil {
+			a.p[i] = &pcpuSheaves{main: c.newSheaf(c.sheafCapacity)}
+		}
+		a.locks[i] = &a.p[i].lock
+	}
+	c.pcs.Store(a)
+}
+
+// sheavesAlloc is alloc_from_pcs: pop from this P's main sheaf.
+func (c *Cache) sheavesAlloc() uintptr {
+	pid := procPin()
+	if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		p := pcs.p[pid]
+		if p.lock.tryLock() {
+			m := p.main
+			if m.size == 0 {
+				m = c.replaceEmptyMain(p)
+			}
+			if m != nil {
+				m.size--
+				a := m.objs[m.size]
+				pstat(&p.stat[AllocFastpath])
+				p.lock.unlock()
+				procUnpin()
+				return a
+			}
+			p.lock.unlock()
+		}
+	}
+	procUnpin()
+	return c.sheavesAllocSlow(pid)
+}
+
+// replaceEmptyMain is the pinned part of __pcs_replace_empty_main: swap with a
+// spare that has objects, else trade the empty main for a full sheaf of the
+// barn if its lock is free. It returns the new main, or nil.
+func (c *Cache) replaceEmptyMain(p *pcpuSheaves) *Sheaf {
+	if sp := p.spare; sp != nil && sp.size > 0 {
+		p.spare, p.main = p.main, sp
+		return sp
+	}
+	if full := c.barn.replaceEmpty(p.main, true); full != nil {
+		p.main = full
+		pstat(&p.stat[BarnGet])
+		return full
+	}
+	return nil
+}
+
+// sheavesAllocSlow runs unpinned when the main and spare sheaves are empty and
+// the barn had nothing at hand: get a full sheaf from the barn (waiting for
+// its lock) or refill one from slabs, take an object and install the rest.
+func (c *Cache) sheavesAllocSlow(pid int) uintptr {
+	c.checkLive()
+	if pid >= len(c.pcs.Load().p) {
+		c.growPCS(pid)
+	}
+	c.drainDeferred()
+	full := c.barn.getFull()
+	if full != nil {
+		c.stat(BarnGet)
+		c.trace(EventBarnGet, nil, full.size)
+	} else {
+		c.stat(BarnGetFail)
+		full = c.barn.getEmpty()
+		if full == nil {
+			full = c.newSheaf(c.sheafCapacity)
+		}
+		if !c.refillSheaf(full, false) {
+			c.stashEmpty(full)
+			return 0
+		}
+	}
+	full.size--
+	a := full.objs[full.size]
+	c.installSheaf(full)
+	return a
+}
+
+// installSheaf puts a sheaf with objects where the P it now runs on can use
+// it: as main if main is empty, else as spare, else in the barn (the install
+// step of __pcs_replace_empty_main, which must cope with having moved to
+// another P while unpinned).
+func (c *Cache) installSheaf(sh *Sheaf) {
+	var toEmpty, toFull *Sheaf
+	pid := procPin()
+	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
+		p := pcs.p[pid]
+		switch {
+		case p.main.size == 0:
+			old := p.main
+			p.main = sh
+			if p.spare == nil {
+				p.spare = old
+			} else {
+				toEmpty = old
+			}
+		case p.spare == nil:
+			p.spare = sh
+		case p.spare.size == 0:
+			toEmpty = p.spare
+			p.spare = sh
+		default:
+			toFull = sh
+		}
+		p.lock.unlock()
+	} else {
+		toFull = sh
+	}
+	procUnpin()
+	if toEmpty != nil {
+		c.stashEmpty(toEmpty)
+	}
+	if toFull != nil {
+		if toFull.size == 0 {
+			c.stashEmpty(toFull)
+		} else {
+			c.barn.putFull(toFull, true)
+			c.stat(BarnPut)
+			c.trace(EventBarnPut, nil, toFull.size)
+		}
+	}
+}
+
+// stashEmpty keeps an empty sheaf in the barn, or drops it past the limit.
+func (c *Cache) stashEmpty(sh *Sheaf) {
+	if !c.barn.putEmpty(sh) {
+		c.stat(SheafFree)
+	}
+}
+
+// sheavesFree is free_to_pcs: push onto this P's main sheaf.
+func (c *Cache) sheavesFree(s *slab, a uintptr) {
+	pid := procPin()
+	if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		p := pcs.p[pid]
+		if p.lock.tryLock() {
+			m := p.main
+			if m.size > 0 && m.objs[m.size-1] == a {
+				p.lock.unlock()
+				procUnpin()
+				c.doubleFree(a)
+			}
+			if m.size == len(m.objs) {
+				m = c.replaceFullMain(p)
+			}
+			if m != nil {
+				m.objs[m.size] = a
+				m.size++
+				pstat(&p.stat[FreeFastpath])
+				p.lock.unlock()
+				procUnpin()
+				return
+			}
+			p.lock.unlock()
+		}
+	}
+	procUnpin()
+	c.sheavesFreeSlow(s, a)
+}
+
+// replaceFullMain is the pinned part of __pcs_replace_full_main: make an
+// empty spare (or one with room) the main, else trade the full main for an
+// empty sheaf of the barn if its lock is free and it holds fewer than
+// maxFullSheaves full ones. It returns the new main, or nil.
+func (c *Cache) replaceFullMain(p *pcpuSheaves) *Sheaf {
+	if sp := p.spare; sp != nil && !sp.full() {
+		p.spare, p.main = p.main, sp
+		return sp
+	}
+	if empty := c.barn.replaceFull(p.main, true); empty != nil {
+		if p.spare == nil {
+			// Keep the full main as the spare instead of parking it.
+			p.spare = p.main
+		}
+		p.main = empty
+		pstat(&p.stat[BarnPut])
+		return empty
+	}
+	return nil
+}
+
+// sheavesFreeSlow runs unpinned when main and spare are full and the barn did
+// not trade: with an empty sheaf in hand (from the barn or new), install it
+// as main and park the full one in the barn, or flush it to slabs when the
+// barn holds too many full sheaves.
+func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
+	c.checkLive()
+	pid := procPin()
+	procUnpin()
+	if pid >= len(c.pcs.Load().p) {
+		c.growPCS(pid)
+	}
+	c.drainDeferred()
+	empty := c.barn.getEmpty()
+	if empty == nil {
+		empty = c.newSheaf(c.sheafCapacity)
+	}
+	var toFull, toEmpty *Sheaf
+	pid = procPin()
+	pcs := c.pcs.Load()
+	if pid >= len(pcs.p) || !pcs.p[pid].lock.tryLock() {
+		procUnpin()
+		c.stashEmpty(empty)
+		c.freeToSlab(s, a, false)
+		return
+	}
+	p := pcs.p[pid]
+	m := p.main
+	switch {
+	case !m.full():
+		// Moved to a P with room.
+		toEmpty = empty
+	case p.spare == nil:
+		p.spare, p.main = m, empty
+	case p.spare.size == 0:
+		toEmpty = p.spare
+		p.spare, p.main = m, empty
+	default:
+		toFull = m
+		p.main = empty
+	}
+	p.main.objs[p.main.size] = a
+	p.main.size++
+	pstat(&p.stat[FreeFastpath])
+	p.lock.unlock()
+	procUnpin()
+	if toEmpty != nil {
+		c.stashEmpty(toEmpty)
+	}
+	if toFull != nil {
+		if c.barn.putFull(toFull, false) {
+			c.stat(BarnPut)
+			c.trace(EventBarnPut, nil, toFull.size)
+		} else {
+			c.stat(BarnPutFail)
+			c.flushSheaf(toFull)
+			c.stashEmpty(toFull)
+		}
+	}
+}
+
+// flushPCS is pcs_flush_all for every P: flush main and spare sheaves
+// straight to slabs (the barn is skipped). Owners meanwhile find their lock
+// taken and use the slab paths.
+func (c *Cache) flushPCS() {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	pcs := c.pcs.Load()
+	lockRemote(pcs.locks)
+	for _, p := range pcs.p {
+		c.flushSheaf(p.main)
+		if p.spare != nil {
+			c.flushSheaf(p.spare)
+		}
+	}
+	unlockRemote(pcs.locks)
+}
+
+// shrinkBarn is barn_shrink: flush the full sheaves, drop them all.
+func (c *Cache) shrinkBarn() {
+	full, empty := c.barn.takeAll()
+	for sh := full; sh != nil; {
+		next := sh.next
+		sh.next = nil
+		c.flushSheaf(sh)
+		c.stat(SheafFree)
+		sh = next
+	}
+	for sh := empty; sh != nil; sh = sh.next {
+		c.stat(SheafFree)
+	}
+}

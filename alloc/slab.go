@@ -1,0 +1,232 @@
+package alloc
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/goslub/slub/asm"
+)
+
+// slab is the kernel's struct slab: a run of pages cut into objects of one
+// cache. It lives on the Go heap, off the slab, so that an overrun in slab
+// memory cannot corrupt it. See doc.go for the slab states.
+type slab struct {
+	// pair is (freelist, counters), updated together with the double-word CAS
+	// (or under the node's list_lock without one). It must stay the first
+	// field: the struct is allocated in a 16-byte size class, and newSlab
+	// asserts the alignment.
+	pair asm.Pair
+
+	cache  *Cache
+	heap   *Heap   // large allocations only
+	start  uintptr // first page
+	base   uintptr // first object slot
+	end    uintptr // past the last object slot
+	npages int
+	large  int // bytes asked for, large allocations only (0 for slabs)
+
+	// Under the node's list_lock: the partial list links and flag
+	// (SL_partial), and the node's list of all slabs.
+	next, prev       *slab
+	onPartial        bool
+	allNext, allPrev *slab
+
+	// Old design: set while the slab is on a cpu partial list; cpuNext links
+	// that list and cpuSlabs counts it at the head. Under the P's lock.
+	onCPUPartial bool
+	cpuNext      *slab
+	cpuSlabs     int
+
+	// taken is the freelist a refill detached, while the slab is isolated.
+	taken uintptr
+}
+
+// The counters word, like the kernel's {inuse:16, objects:15, frozen:1}, plus
+// a generation that every update advances so that an unchanged pair means an
+// unchanged slab (Validate relies on it; it also rules out ABA).
+type counters uint64
+
+const maxObjsPerSlab = 1<<15 - 1
+
+func mkCounters(inuse, objects int, frozen bool, gen uint32) counters {
+	c := counters(inuse) | counters(objects)<<16 | counters(gen)<<32
+	if frozen {
+		c |= 1 << 31
+	}
+	return c
+}
+
+func (c counters) inuse() int     { return int(c & 0xffff) }
+func (c counters) objects() int   { return int(c >> 16 & 0x7fff) }
+func (c counters) frozen() bool   { return c&(1<<31) != 0 }
+func (c counters) gen() uint32    { return uint32(c >> 32) }
+func (c counters) free() int      { return c.objects() - c.inuse() }
+func (c counters) next() counters { return c + 1<<32 }
+
+func (c counters) withInuse(n int) counters { return c&^0xffff | counters(n) }
+
+func (c counters) withFrozen(f bool) counters {
+	if f {
+		return c | 1<<31
+	}
+	return c &^ (1 << 31)
+}
+
+func (s *slab) freelist() uintptr       { return uintptr(atomic.LoadUint64(&s.pair.Lo)) }
+func (s *slab) counters() counters      { return counters(atomic.LoadUint64(&s.pair.Hi)) }
+func (s *slab) contains(a uintptr) bool { return a >= s.base && a < s.end }
+
+// cmpxchg is slab_update_freelist: replace (freelist, counters) if they still
+// hold the old values. Lockless caches use the double-word CAS; the others
+// hold the node's list_lock, which every reader and writer of the pair of
+// such a cache holds too.
+func (c *Cache) cmpxchg(s *slab, oldFL uintptr, oldC counters, newFL uintptr, newC counters) bool {
+	if c.lockless {
+		if asm.CompareAndSwap(&s.pair, uint64(oldFL), uint64(oldC), uint64(newFL), uint64(newC)) {
+			return true
+		}
+		c.stat(CmpxchgDoubleFail)
+		return false
+	}
+	if s.freelist() != oldFL || s.counters() != oldC {
+		c.stat(CmpxchgDoubleFail)
+		return false
+	}
+	atomic.StoreUint64(&s.pair.Lo, uint64(newFL))
+	atomic.StoreUint64(&s.pair.Hi, uint64(newC))
+	return true
+}
+
+// Free pointers. An object on a freelist holds the address of the next free
+// object at fpOffset; hardened caches store it as ptr ^ random ^ swab(where),
+// like CONFIG_SLAB_FREELIST_HARDENED.
+
+func (c *Cache) getFP(obj uintptr) uintptr {
+	v := loadWord(obj + c.fpOffset)
+	if c.random != 0 {
+		v ^= c.random ^ swab(obj+c.fpOffset)
+	}
+	return v
+}
+
+func (c *Cache) setFP(obj, next uintptr) {
+	if c.random != 0 {
+		next ^= c.random ^ swab(obj+c.fpOffset)
+	}
+	storeWord(obj+c.fpOffset, next)
+}
+
+func swab(a uintptr) uintptr {
+	if ptrBits == 64 {
+		u := uint64(a)
+		u = u>>32 | u<<32
+		u = (u&0xffff0000ffff0000)>>16 | (u&0x0000ffff0000ffff)<<16
+		u = (u&0xff00ff00ff00ff00)>>8 | (u&0x00ff00ff00ff00ff)<<8
+		return uintptr(u)
+	}
+	u := uint32(a)
+	return uintptr(u>>24 | u>>8&0xff00 | u<<8&0xff0000 | u<<24)
+}
+
+// objIndex returns the index of the slot at offset off from the slab base,
+// with a multiply instead of a divide (the kernel's obj_to_index); exact
+// for offsets below 1<<recipOffBits.
+const (
+	recipShift   = 42
+	recipOffBits = 21
+)
+
+func (c *Cache) objIndex(off uintptr) uintptr {
+	return uintptr((uint64(off) * c.recip) >> recipShift)
+}
+
+// validFreeObject reports whether a could be the address of an object slot
+// of slab s of this cache.
+func (c *Cache) validSlot(s *slab, a uintptr) bool {
+	if !s.contains(a) {
+		return false
+	}
+	off := a - s.base
+	return c.objIndex(off)*uintptr(c.size) == off
+}
+
+// newSlab takes pages from the page heap and cuts them into objects, all
+// free. It returns nil when the memory limit or the OS says no. With noblock
+// it only try-locks and never maps memory from the OS. The slab is not on any
+// list yet.
+func (c *Cache) newSlab(noblock bool) *slab {
+	bytes := int64(c.slabPages) * pageSize
+	if !c.limit.reserve(bytes) {
+		return nil
+	}
+	s := &slab{cache: c, npages: c.slabPages}
+	if uintptr(unsafe.Pointer(&s.pair))&15 != 0 {
+		panic("slub: slab freelist pair is not 16-byte aligned")
+	}
+	a := pages.allocPages(c.slabPages, c.slabPages, s, noblock)
+	if a == 0 {
+		c.limit.release(bytes)
+		return nil
+	}
+	s.start = a
+	s.base = a + uintptr(c.redLeft)
+	s.end = s.base + uintptr(c.objsPerSlab*c.size)
+	if c.debug != 0 {
+		c.initDebugSlab(s)
+	}
+	if c.ctor != nil {
+		for o := s.base; o < s.end; o += uintptr(c.size) {
+			c.ctor(ptr(o))
+		}
+	}
+	for o := s.base; o < s.end; o += uintptr(c.size) {
+		next := o + uintptr(c.size)
+		if next >= s.end {
+			next = 0
+		}
+		c.setFP(o, next)
+	}
+	s.pair.Lo = uint64(s.base)
+	s.pair.Hi = uint64(mkCounters(0, c.objsPerSlab, false, 0))
+	c.stat(AllocSlab)
+	return s
+}
+
+// freeSlabPages gives a slab that is on no list back to the page heap.
+func (c *Cache) freeSlabPages(s *slab) {
+	pages.freePages(s.start, s.npages)
+	c.limit.release(int64(s.npages) * pageSize)
+	c.stat(FreeSlab)
+}
+
+// badPointer panics for a pointer this cache did not hand out. It runs
+// before anything changes.
+func (c *Cache) badPointer(op string, a uintptr, why string) {
+	panic(fmt.Sprintf("slub: %s: %s(%#x): %s", c.name, op, a, why))
+}
+
+// checkObject returns the slab of object a, or panics naming the cache and
+// the address when a is foreign, interior or misaligned.
+func (c *Cache) checkObject(op string, a uintptr) *slab {
+	s := lookupSlab(a)
+	if s == nil || s.cache != c {
+		c.foreign(op, a, s)
+	}
+	if !c.validSlot(s, a) {
+		c.badPointer(op, a, fmt.Sprintf("not the start of an object (slab %#x, object size %d)", s.base, c.size))
+	}
+	return s
+}
+
+//go:noinline
+func (c *Cache) foreign(op string, a uintptr, s *slab) {
+	switch {
+	case s == nil:
+		c.badPointer(op, a, "not allocated by this allocator")
+	case s.cache == nil:
+		c.badPointer(op, a, "a large heap allocation, not an object of this cache")
+	default:
+		c.badPointer(op, a, "belongs to cache "+s.cache.name)
+	}
+}

@@ -1,0 +1,126 @@
+package alloc
+
+import (
+	"sync/atomic"
+)
+
+// StatItem is one statistics counter. The names are the kernel's enum
+// stat_item (mm/slub.c), so a kernel developer reads them without a
+// dictionary; the first group is Linux 7.0's, the second the old design's
+// (Linux 6.19 and before), the last this allocator's own no-lock counters.
+type StatItem int
+
+const (
+	AllocFastpath        StatItem = iota // ALLOC_FASTPATH: from the per-P sheaf, or the cpu freelist (old)
+	AllocSlowpath                        // ALLOC_SLOWPATH: from a partial or new slab
+	FreeFastpath                         // FREE_FASTPATH: to the per-P sheaf, or the cpu freelist (old)
+	FreeSlowpath                         // FREE_SLOWPATH: to a slab's own freelist (sheaf flushes not counted)
+	FreeAddPartial                       // FREE_ADD_PARTIAL: a free put a full slab on the partial list
+	FreeRemovePartial                    // FREE_REMOVE_PARTIAL: a free took an empty slab off the partial list
+	AllocSlab                            // ALLOC_SLAB: a new slab was allocated
+	FreeSlab                             // FREE_SLAB: a slab was given back to the page heap
+	CmpxchgDoubleFail                    // CMPXCHG_DOUBLE_FAIL: a slab freelist double-word CAS lost a race
+	SheafFlush                           // SHEAF_FLUSH: objects flushed from sheaves to slabs
+	SheafRefill                          // SHEAF_REFILL: objects refilled into sheaves from slabs
+	SheafAlloc                           // SHEAF_ALLOC: a sheaf was allocated
+	SheafFree                            // SHEAF_FREE: a sheaf was freed
+	BarnGet                              // BARN_GET: an empty main was traded for a full sheaf from the barn
+	BarnGetFail                          // BARN_GET_FAIL: the barn had no full sheaf
+	BarnPut                              // BARN_PUT: a full main was traded for an empty sheaf, or put in the barn
+	BarnPutFail                          // BARN_PUT_FAIL: the barn held too many full sheaves
+	SheafPrefillFast                     // SHEAF_PREFILL_FAST: prefill took the per-P spare
+	SheafPrefillSlow                     // SHEAF_PREFILL_SLOW: prefill took a barn or new sheaf
+	SheafPrefillOversize                 // SHEAF_PREFILL_OVERSIZE: prefill larger than the sheaf capacity
+	SheafReturnFast                      // SHEAF_RETURN_FAST: a returned sheaf became the per-P spare
+	SheafReturnSlow                      // SHEAF_RETURN_SLOW: a returned sheaf went to the barn or was flushed
+
+	FreeFrozen           // FREE_FROZEN: freed into a frozen (cpu) slab of another P
+	AllocRefill          // ALLOC_REFILL: the cpu slab's own freelist refilled the cpu freelist
+	AllocFromPartial     // ALLOC_FROM_PARTIAL: a node partial slab became the cpu slab
+	CPUSlabFlush         // CPUSLAB_FLUSH: a cpu slab was flushed (Shrink, Validate, a lost race)
+	DeactivateFull       // DEACTIVATE_FULL: a deactivated cpu slab was full
+	DeactivateEmpty      // DEACTIVATE_EMPTY: a deactivated cpu slab was empty and freed
+	DeactivateToHead     // DEACTIVATE_TO_HEAD: a deactivated cpu slab went to the head of the partial list
+	DeactivateToTail     // DEACTIVATE_TO_TAIL: ... to the tail
+	DeactivateRemoteFree // DEACTIVATE_REMOTE_FREES: the deactivated slab had remote frees
+	DeactivateBypass     // DEACTIVATE_BYPASS: the cpu slab was dropped because it had no free objects
+	CmpxchgDoubleCPUFail // CMPXCHG_DOUBLE_CPU_FAIL: the (freelist, tid) CAS failed
+	CPUPartialAlloc      // CPU_PARTIAL_ALLOC: a cpu partial slab became the cpu slab
+	CPUPartialFree       // CPU_PARTIAL_FREE: a free put a full slab on the cpu partial list
+	CPUPartialNode       // CPU_PARTIAL_NODE: a node partial slab went to the cpu partial list
+	CPUPartialDrain      // CPU_PARTIAL_DRAIN: the cpu partial list was drained to the node
+
+	NoLockAlloc        // NOLOCK_ALLOC: AllocNoLock returned an object
+	NoLockAllocFail    // NOLOCK_ALLOC_FAIL: AllocNoLock returned nil
+	NoLockBusy         // NOLOCK_BUSY: a no-lock call found a lock held (old design: the per-P lock)
+	NoLockRetry        // NOLOCK_RETRY: MallocNoLock retried with the next larger size class
+	NoLockFree         // NOLOCK_FREE: FreeNoLock freed at once
+	NoLockFreeDeferred // NOLOCK_FREE_DEFERRED: FreeNoLock deferred the object
+	DeferredDrain      // DEFERRED_DRAIN: deferred objects freed later
+
+	NumStatItems
+)
+
+var statNames = [NumStatItems]string{
+	"ALLOC_FASTPATH", "ALLOC_SLOWPATH", "FREE_FASTPATH", "FREE_SLOWPATH",
+	"FREE_ADD_PARTIAL", "FREE_REMOVE_PARTIAL", "ALLOC_SLAB", "FREE_SLAB",
+	"CMPXCHG_DOUBLE_FAIL", "SHEAF_FLUSH", "SHEAF_REFILL", "SHEAF_ALLOC",
+	"SHEAF_FREE", "BARN_GET", "BARN_GET_FAIL", "BARN_PUT", "BARN_PUT_FAIL",
+	"SHEAF_PREFILL_FAST", "SHEAF_PREFILL_SLOW", "SHEAF_PREFILL_OVERSIZE",
+	"SHEAF_RETURN_FAST", "SHEAF_RETURN_SLOW",
+	"FREE_FROZEN", "ALLOC_REFILL", "ALLOC_FROM_PARTIAL", "CPUSLAB_FLUSH",
+	"DEACTIVATE_FULL", "DEACTIVATE_EMPTY", "DEACTIVATE_TO_HEAD",
+	"DEACTIVATE_TO_TAIL", "DEACTIVATE_REMOTE_FREES", "DEACTIVATE_BYPASS",
+	"CMPXCHG_DOUBLE_CPU_FAIL", "CPU_PARTIAL_ALLOC", "CPU_PARTIAL_FREE",
+	"CPU_PARTIAL_NODE", "CPU_PARTIAL_DRAIN",
+	"NOLOCK_ALLOC", "NOLOCK_ALLOC_FAIL", "NOLOCK_BUSY", "NOLOCK_RETRY", "NOLOCK_FREE",
+	"NOLOCK_FREE_DEFERRED", "DEFERRED_DRAIN",
+}
+
+// String returns the kernel name, e.g. "ALLOC_FASTPATH".
+func (i StatItem) String() string {
+	if i < 0 || i >= NumStatItems {
+		return "STAT_UNKNOWN"
+	}
+	return statNames[i]
+}
+
+// Counters holds one value per StatItem.
+type Counters [NumStatItems]uint64
+
+// Stats describes a cache at one moment. The counts are read without
+// stopping the cache, so under concurrent use they are approximate.
+type Stats struct {
+	Name           string
+	Design         Design
+	ObjectSize     int   // the size asked for
+	Size           int   // bytes per object slot, metadata included (the kernel's s->size)
+	SlabSize       int   // bytes per slab
+	ObjectsPerSlab int   // objects per slab
+	SheafCapacity  int   // sheaf capacity; 0 for the old design and debug caches
+	CPUPartial     int   // the old design's cpu_partial objects; 0 otherwise
+	Slabs          int64 // slabs held
+	PartialSlabs   int64 // slabs on the node partial list
+	Objects        int64 // object slots in all slabs
+	ActiveObjects  int64 // objects handed out to callers
+	CachedObjects  int64 // free objects held by per-P sheaves or cpu freelists and the barn
+	DeferredFrees  int64 // objects waiting on the FreeNoLock deferred list
+	SlabBytes      int64 // bytes of slab memory held
+	Counters       Counters
+}
+
+// Counter returns the counter with the kernel name name (e.g.
+// "ALLOC_FASTPATH", case as the kernel writes it), or 0 for an unknown name.
+func (s Stats) Counter(name string) uint64 {
+	for i, n := range statNames {
+		if n == name {
+			return s.Counters[i]
+		}
+	}
+	return 0
+}
+
+// stat counts an event that happened outside a pinned section.
+func (c *Cache) stat(i StatItem) { atomic.AddUint64(&c.stats[i], 1) }
+
+func (c *Cache) statAdd(i StatItem, n int) { atomic.AddUint64(&c.stats[i], uint64(n)) }

@@ -1,0 +1,51 @@
+package alloc
+
+// EventKind names a trace point.
+type EventKind int
+
+const (
+	EventNewSlab       EventKind = iota // a new slab was set up (list_lock held)
+	EventSlabFree                       // a slab went back to the page heap (list_lock held)
+	EventSheafRefill                    // a sheaf was refilled from slabs (Objects: how many)
+	EventSheafFlush                     // a sheaf was flushed to slabs (Objects: how many)
+	EventBarnGet                        // a full sheaf was taken from the barn
+	EventBarnPut                        // a full sheaf was put in the barn
+	EventDeactivate                     // old design: a cpu slab was deactivated (list_lock held)
+	EventDeferredDrain                  // deferred frees were drained (Objects: how many)
+)
+
+var eventNames = [...]string{"new_slab", "slab_free", "sheaf_refill", "sheaf_flush",
+	"barn_get", "barn_put", "cpu_slab_deactivate", "deferred_drain"}
+
+func (k EventKind) String() string {
+	if k < 0 || int(k) >= len(eventNames) {
+		return "unknown"
+	}
+	return eventNames[k]
+}
+
+// Event is what a Config.Trace hook receives. The hook runs synchronously at
+// the trace point, sometimes with the allocator's locks held (the node's
+// list_lock; the per-P lock of the old design), like a kernel tracepoint, and
+// never inside a pinned section. A hook may call AllocNoLock and FreeNoLock
+// (and Heap.MallocNoLock, Heap.FreeNoLock) of any cache, this one included;
+// calling Alloc, Free or anything else that may wait on a lock is a
+// programmer error and can deadlock.
+type Event struct {
+	Kind    EventKind
+	Cache   *Cache
+	Slab    uintptr // first byte of the slab, for slab events
+	Objects int     // objects moved, for sheaf and drain events
+}
+
+// trace calls the hook, if any.
+func (c *Cache) trace(kind EventKind, s *slab, n int) {
+	if c.hook == nil {
+		return
+	}
+	e := Event{Kind: kind, Cache: c, Objects: n}
+	if s != nil {
+		e.Slab = s.start
+	}
+	c.hook(e)
+}
