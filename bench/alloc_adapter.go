@@ -1,0 +1,78 @@
+package bench
+
+import (
+	"unsafe"
+
+	"github.com/goslub/slub/alloc"
+)
+
+// The designs of package alloc. A workload with one object size gets a
+// Cache; one with varying sizes gets a Heap.
+
+// allocDesigns are the designs of package alloc, in the order they are
+// compared: the first is the base column of the comparisons.
+var allocDesigns = []*Design{
+	newAllocDesign(alloc.Sheaves, "alloc, Sheaves design: per-P sheaves and a barn (Linux 7.0)"),
+	newAllocDesign(alloc.CPUSlab, "alloc, CPUSlab design: per-P cpu slab with a (freelist, tid) CAS (Linux <= 6.19)"),
+}
+
+func newAllocDesign(d alloc.Design, doc string) *Design {
+	return &Design{
+		Name:  d.String(),
+		Doc:   doc,
+		Lacks: map[Capability]string{},
+		New:   func(s Spec) (Allocator, error) { return newAllocInstance(d, s) },
+	}
+}
+
+func newAllocInstance(d alloc.Design, s Spec) (Allocator, error) {
+	cfg := alloc.Config{Design: d}
+	if ev := s.OnEvent; ev != nil {
+		cfg.Trace = func(alloc.Event) { ev() }
+	}
+	if s.Size == 0 {
+		h, err := alloc.NewHeap(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return allocHeap{h}, nil
+	}
+	c, err := alloc.NewCache("bench-"+s.Name, s.Size, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return allocCache{c}, nil
+}
+
+// allocCache runs a workload on one alloc.Cache.
+type allocCache struct{ c *alloc.Cache }
+
+func (a allocCache) Alloc(int) unsafe.Pointer                   { return a.c.Alloc() }
+func (a allocCache) Free(p unsafe.Pointer, _ int)               { a.c.Free(p) }
+func (a allocCache) AllocBulk(_ int, objs []unsafe.Pointer) int { return a.c.AllocBulk(objs) }
+func (a allocCache) FreeBulk(_ int, objs []unsafe.Pointer)      { a.c.FreeBulk(objs) }
+func (a allocCache) AllocNoLock(int) unsafe.Pointer             { return a.c.AllocNoLock() }
+func (a allocCache) FreeNoLock(p unsafe.Pointer, _ int)         { a.c.FreeNoLock(p) }
+func (a allocCache) Shrink()                                    { a.c.Shrink() }
+func (a allocCache) Footprint() int64                           { return a.c.Stats().SlabBytes }
+func (a allocCache) Close() error                               { return a.c.Destroy() }
+
+// allocHeap runs a workload with varying sizes on an alloc.Heap.
+type allocHeap struct{ h *alloc.Heap }
+
+func (a allocHeap) Alloc(size int) unsafe.Pointer       { return a.h.Malloc(size) }
+func (a allocHeap) Free(p unsafe.Pointer, _ int)        { a.h.Free(p) }
+func (a allocHeap) AllocNoLock(size int) unsafe.Pointer { return a.h.MallocNoLock(size) }
+func (a allocHeap) FreeNoLock(p unsafe.Pointer, _ int)  { a.h.FreeNoLock(p) }
+func (a allocHeap) Shrink()                             { a.h.Shrink() }
+func (a allocHeap) Close() error                        { return a.h.Destroy() }
+
+// Footprint is the slab memory of the heap's size-class caches; the
+// workloads that use a heap stay below the sizes served by whole pages.
+func (a allocHeap) Footprint() int64 {
+	var n int64
+	for _, c := range a.h.Caches() {
+		n += c.Stats().SlabBytes
+	}
+	return n
+}

@@ -1,0 +1,62 @@
+// Package bench holds the benchmark workloads of goslub, the allocators they
+// run on, and the writing of result files. The same code runs under
+// `go test -bench ./bench` and under the slabbench command.
+//
+// # Workloads
+//
+// Each workload is written once against the small Allocator interface below
+// (allocate and free a size; optional bulk, no-lock, shrink and footprint
+// extensions) and runs on every design that can do what it needs:
+//
+//	Pair          allocate one object and free it at once (the fast path)
+//	PairParallel  the same from every P at once (b.RunParallel)
+//	Batch         allocate n objects, then free them, in order or shuffled
+//	Bulk          AllocBulk / FreeBulk of n objects
+//	NoLock        AllocNoLock + FreeNoLock
+//	NoLockHook    AllocNoLock + FreeNoLock called from the allocator's trace hook,
+//	              while it may hold its own locks; counts the nil returns
+//	Larson        server with bleeding: random sizes, slots handed to successors
+//	Xmalloc       producers allocate, consumers free: every free is remote
+//	CacheScratch  passive false sharing (an object handed to another thread)
+//	CacheThrash   active false sharing (objects allocated at the same time)
+//
+// The floor of the fast path, a per-P stack pop and push under procPin with
+// no allocator around it, runs as the pseudo-design floor of Pair and
+// PairParallel, so that it sits in the same benchstat row as the allocators.
+//
+// # Designs
+//
+// "sheaves" and "cpuslab" are the two designs of package alloc. The baselines
+// are what a Go programmer would use instead: "goheap" (make with the garbage
+// collector), "syncpool" (sync.Pool), "modernc" (modernc.org/memory, behind a
+// mutex where the workload is concurrent) and "mcache"
+// (github.com/bytedance/gopkg/lang/mcache). A combination that a design cannot
+// run (sync.Pool has no bulk API) is skipped with the reason; see Skip.
+//
+// # Names and units
+//
+// Benchmark names carry /key=value parts, with the allocator always last as
+// /design=NAME, so that `benchstat -col /design` compares designs:
+//
+//	BenchmarkBatch/n=100/order=shuffled/design=sheaves-2
+//
+// Besides ns/op (and B/op, allocs/op: Go heap allocations), workloads report:
+//
+//	ns/obj            time per object (Batch, Bulk: ns/op divided by n)
+//	allocs/s, frees/s throughput (Larson, Xmalloc)
+//	nil/op            AllocNoLock calls that returned nil, per call
+//	hook-calls/op     no-lock calls made from the trace hook per op (NoLockHook)
+//
+// and memory, measured outside the timed part:
+//
+//	peak-mapped-B     bytes the allocator had mapped at the workload's peak,
+//	                  above what it had mapped when the workload started
+//	mapped-B/live-B   those bytes per byte the workload held live at the peak
+//	end-mapped-B      bytes still mapped after the workload freed everything
+//	shrunk-mapped-B   bytes still mapped after Shrink: near 0 when Shrink gives
+//	                  the pages back
+//
+// For the alloc designs "mapped" is the slab memory of the cache (or heap)
+// under test; for the Go heap baselines it is the resident Go heap; for
+// modernc it is the resident memory of the process outside the Go runtime.
+package bench
