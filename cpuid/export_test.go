@@ -1,0 +1,10 @@
+package cpuid
+
+var (
+	ParseNoDCAS = parseNoDCAS
+	Slug        = slug
+)
+
+const MaxSlug = maxSlug
+
+const AsmBuilt = asmBuilt
