@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# test-all.sh runs the test matrix of DESIGN.md section 7: formatting, vet for
+# amd64 and arm64, the tests natively, with the race detector, with the
+# double-word CAS forced off, under qemu-aarch64 with and without the LSE
+# atomics, with -tags purego and for GOARCH=386, and every benchmark once.
+#
+# Usage: bash scripts/test-all.sh
+#
+# Environment:
+#   PKGS          packages for every step (default ./...)
+#   QEMU_PKGS     packages for the qemu steps (default: those of ./asm ./cpuid
+#                 ./alloc that exist and that PKGS includes)
+#   TEST_TIMEOUT  go test -timeout for each step (default 20m)
+#   GOFLAGS       passed through to every go command (e.g. -count=1)
+#
+# Every step runs even after one fails; the summary at the end lists each
+# step's result and time, and the exit status is 1 if any step failed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+PKGS=${PKGS:-./...}
+TEST_TIMEOUT=${TEST_TIMEOUT:-20m}
+read -r -a pkgs <<<"$PKGS"
+
+# The qemu steps run the packages with assembly or CPU dispatch: those of
+# ./asm ./cpuid ./alloc that exist and, when PKGS names packages, that PKGS
+# names.
+if [[ -n ${QEMU_PKGS:-} ]]; then
+	read -r -a qemu_pkgs <<<"$QEMU_PKGS"
+else
+	qemu_pkgs=()
+	for p in ./asm ./cpuid ./alloc; do
+		if ! compgen -G "$p/*.go" >/dev/null; then
+			continue
+		fi
+		if [[ $PKGS == ./... || " $PKGS " == *" $p "* ]]; then
+			qemu_pkgs+=("$p")
+		fi
+	done
+fi
+
+# The directories gofmt looks at: the packages' directories, recursively for
+# the "/..." patterns.
+fmt_dirs=()
+for p in "${pkgs[@]}"; do
+	p=${p%/...}
+	fmt_dirs+=("${p:-.}")
+done
+
+summary=()
+failed=0
+
+# step NAME COMMAND... runs one step of the matrix and records its result.
+step() {
+	local name=$1
+	shift
+	printf '\n=== %s\n+ %s\n' "$name" "$*"
+	local start=$SECONDS
+	local result=ok
+	if ! "$@"; then
+		result=FAIL
+		failed=1
+	fi
+	summary+=("$(printf '%-5s %4ds  %s' "$result" $((SECONDS - start)) "$name")")
+}
+
+# note NAME TEXT records a step that did not run, and why.
+note() {
+	printf '\n=== %s\n%s\n' "$1" "$2"
+	summary+=("$(printf '%-5s %4s   %s (%s)' SKIP - "$1" "$2")")
+}
+
+gofmt_clean() {
+	local out
+	out=$(gofmt -l "${fmt_dirs[@]}")
+	if [[ -n $out ]]; then
+		echo "gofmt -l lists files that need formatting:"
+		echo "$out"
+		return 1
+	fi
+}
+
+# find_qemu prints the name of the qemu-user binary for aarch64, installing
+# qemu-user with apt-get when neither name is found and this is root on a
+# Debian-like system.
+find_qemu() {
+	local q
+	for q in qemu-aarch64 qemu-aarch64-static; do
+		if command -v "$q" >/dev/null; then
+			echo "$q"
+			return
+		fi
+	done
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		echo "installing qemu-user with apt-get" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user >&2
+		for q in qemu-aarch64 qemu-aarch64-static; do
+			if command -v "$q" >/dev/null; then
+				echo "$q"
+				return
+			fi
+		done
+	fi
+	return 1
+}
+
+# can_run_386 reports whether this kernel runs 386 binaries (it needs IA32
+# emulation, which some virtual machines leave out).
+can_run_386() {
+	local dir
+	dir=$(mktemp -d)
+	printf 'package main\n\nfunc main() {}\n' >"$dir/main.go"
+	printf 'module probe\n' >"$dir/go.mod"
+	local ok=1
+	if (cd "$dir" && GOARCH=386 GOFLAGS= go build -o probe . && ./probe) 2>/dev/null; then
+		ok=0
+	fi
+	rm -rf "$dir"
+	return $ok
+}
+
+go version
+
+step "gofmt -l" gofmt_clean
+step "go vet (amd64)" env GOARCH=amd64 go vet "${pkgs[@]}"
+step "go vet (arm64)" env GOARCH=arm64 go vet "${pkgs[@]}"
+step "go test" go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+step "go test -race" go test -race -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+step "go test, double-word CAS forced off" \
+	env GOSLUB_NODCAS=1 GOSLUB_TEST_WANT_DCAS=none go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+
+if ((${#qemu_pkgs[@]} == 0)); then
+	note "qemu-aarch64" "no packages"
+elif qemu=$(find_qemu); then
+	# -cpu max has the LSE atomics: CompareAndSwap must run CASPAL.
+	step "arm64 under $qemu -cpu max (casp)" \
+		env GOARCH=arm64 GOSLUB_TEST_WANT_DCAS=casp \
+		go test -timeout "$TEST_TIMEOUT" -exec "$qemu -cpu max" "${qemu_pkgs[@]}"
+	# Cortex-A57 is ARMv8.0, without LSE: CASPAL would be SIGILL, so the
+	# portable path must run.
+	step "arm64 under $qemu -cpu cortex-a57 (no LSE)" \
+		env GOARCH=arm64 GOSLUB_TEST_WANT_DCAS=none \
+		go test -timeout "$TEST_TIMEOUT" -exec "$qemu -cpu cortex-a57" "${qemu_pkgs[@]}"
+else
+	step "qemu-aarch64" sh -c 'echo "qemu-aarch64 not found: apt-get install qemu-user" >&2; exit 1'
+fi
+
+step "go test -tags purego" \
+	env GOSLUB_TEST_WANT_DCAS=none go test -tags purego -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+
+if can_run_386; then
+	step "GOARCH=386 go test" env GOARCH=386 go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+else
+	# Build the test binaries at least, so that 386 does not rot.
+	step "GOARCH=386 go vet and test build" sh -c 'GOARCH=386 go vet "$@" && GOARCH=386 go test -exec true "$@"' - "${pkgs[@]}"
+	note "GOARCH=386 go test" "this kernel cannot run 386 binaries"
+fi
+
+step "benchmarks once" go test -run '^$' -bench . -benchtime 1x -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+
+printf '\n=== summary\n'
+printf '%s\n' "${summary[@]}"
+if ((failed)); then
+	echo "FAIL"
+	exit 1
+fi
+echo "PASS"
