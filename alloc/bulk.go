@@ -65,7 +65,7 @@ func (c *Cache) pcsAllocBulk(dst []uintptr) int {
 	got := 0
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.lock.tryLock() {
 			for got < len(dst) {
 				m := p.main
@@ -157,7 +157,7 @@ func (c *Cache) pcsFreeBulk(src []uintptr) int {
 	done := 0
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.lock.tryLock() {
 			for done < len(src) {
 				m := p.main

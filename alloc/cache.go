@@ -187,6 +187,7 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		c.mode = modeSheaves
 		c.sheafCapacity = max(sheafCapacityFor(c.size), cfg.SheafCapacity)
 		c.pcs.Store(&pcpuArray{})
+		c.growPCS(gomaxprocs() - 1)
 	case cfg.Design == CPUSlab:
 		c.mode = modeCPUSlab
 		c.cpuPartial, c.cpuPartialSlabs = cpuPartialFor(c.size, c.objsPerSlab)
@@ -292,16 +293,17 @@ func (c *Cache) checkLive() {
 // MemoryLimit is reached. The object's contents are unspecified (what the
 // constructor set, for caches with a Ctor).
 func (c *Cache) Alloc() unsafe.Pointer {
-	var a uintptr
-	switch c.mode {
-	case modeSheaves:
-		a = c.sheavesAlloc()
-	case modeCPUSlab:
-		a = c.cpuSlabAlloc()
-	default:
-		a = c.debugAlloc(false)
+	if c.mode == modeSheaves {
+		return ptr(c.sheavesAlloc())
 	}
-	return ptr(a)
+	return ptr(c.allocOther())
+}
+
+func (c *Cache) allocOther() uintptr {
+	if c.mode == modeCPUSlab {
+		return c.cpuSlabAlloc()
+	}
+	return c.debugAlloc(false)
 }
 
 // Free returns obj to the cache. A nil obj is a no-op. Freeing a pointer the
@@ -313,12 +315,17 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 		return
 	}
 	s := c.checkObject("Free", a)
-	switch c.mode {
-	case modeSheaves:
+	if c.mode == modeSheaves {
 		c.sheavesFree(s, a)
-	case modeCPUSlab:
-		c.cpuSlabFree(s, a)
-	default:
-		c.debugFree(s, a, false)
+		return
 	}
+	c.freeOther(s, a)
+}
+
+func (c *Cache) freeOther(s *slab, a uintptr) {
+	if c.mode == modeCPUSlab {
+		c.cpuSlabFree(s, a)
+		return
+	}
+	c.debugFree(s, a, false)
 }

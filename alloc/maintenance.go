@@ -225,7 +225,8 @@ func (c *Cache) Validate() error {
 		}
 	}
 	if c.mode == modeSheaves {
-		for i, p := range c.pcs.Load().p {
+		for i := range c.pcs.Load().p {
+			p := &c.pcs.Load().p[i]
 			checkSheaf(fmt.Sprintf("P%d main", i), p.main)
 			if p.spare != nil {
 				checkSheaf(fmt.Sprintf("P%d spare", i), p.spare)
@@ -283,7 +284,8 @@ func (c *Cache) Stats() Stats {
 		c.flushMu.Lock()
 		pcs := c.pcs.Load()
 		lockRemote(pcs.locks)
-		for _, p := range pcs.p {
+		for i := range pcs.p {
+			p := &pcs.p[i]
 			st.CachedObjects += int64(p.main.size)
 			if p.spare != nil {
 				st.CachedObjects += int64(p.spare.size)

@@ -36,7 +36,7 @@ func (c *Cache) pcsAllocNoLock() uintptr {
 	var a uintptr
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.lock.tryLock() {
 			m := p.main
 			if m.size == 0 {
@@ -91,9 +91,9 @@ func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
 	case modeSheaves:
 		ok = c.pcsFreeNoLock(a) || c.freeToSlab(s, a, true)
 	case modeCPUSlab:
-		// 6.18's kfree_nolock: only the cpu slab's lockless push; any other
-		// object is deferred.
-		ok = c.lockless && c.cpuFreeFast(s, a)
+		// 6.18's kfree_nolock: only the cpu slab's push; any other object
+		// is deferred.
+		ok = c.cpuFreeFast(s, a)
 	default:
 		ok = c.debugFree(s, a, true)
 	}
@@ -111,7 +111,7 @@ func (c *Cache) pcsFreeNoLock(a uintptr) bool {
 	ok := false
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.lock.tryLock() {
 			m := p.main
 			if m.full() {
@@ -130,9 +130,17 @@ func (c *Cache) pcsFreeNoLock(a uintptr) bool {
 	return ok
 }
 
-// cpuFreeFast pushes a onto the cpu freelist if s is this P's cpu slab.
+// cpuFreeFast pushes a onto the cpu freelist if s is this P's cpu slab
+// (without the double-word CAS: if the per-P lock is free).
 func (c *Cache) cpuFreeFast(s *slab, a uintptr) bool {
 	cc, step := c.thisCPU()
+	if !c.lockless {
+		if !cc.mu.TryLock() {
+			c.stat(NoLockBusy)
+			return false
+		}
+		defer cc.mu.Unlock()
+	}
 	for {
 		tid := loadTid(cc)
 		if cc.slab.Load() != s {

@@ -58,6 +58,11 @@ type pageHeap struct {
 	mu     sync.Mutex // protects chunks and every chunk's bitmaps
 	chunks []*chunk
 
+	// Mappings a no-lock caller made but could not register because mu was
+	// busy; the next grow uses them.
+	orphans sync.Mutex
+	orphan  [][2]uintptr
+
 	mapped       atomic.Int64 // bytes mapped from the OS
 	inUse        atomic.Int64 // bytes of pages handed out
 	freeResident atomic.Int64 // bytes of free pages not yet released
@@ -114,7 +119,8 @@ func ReleaseFree() int64 {
 
 // allocPages hands out n contiguous pages owned by s, starting at a multiple
 // of align pages (a power of two), or returns 0. With noblock it only
-// try-locks and never asks the OS for memory.
+// try-locks, and when it must map memory from the OS it does so without
+// holding the lock (kmalloc_nolock may take new pages, never wait).
 func (h *pageHeap) allocPages(n, align int, s *slab, noblock bool) uintptr {
 	if noblock {
 		if !h.mu.TryLock() {
@@ -123,7 +129,40 @@ func (h *pageHeap) allocPages(n, align int, s *slab, noblock bool) uintptr {
 	} else {
 		h.mu.Lock()
 	}
+	if a := h.findPages(n, align, s); a != 0 {
+		h.mu.Unlock()
+		return a
+	}
+	if !noblock {
+		defer h.mu.Unlock()
+		ch, err := h.grow(n)
+		if err != nil {
+			return 0
+		}
+		return h.take(ch, 0, n, s)
+	}
+	h.mu.Unlock()
+	size := chunkBytes(n)
+	base, err := sysReserve(size, chunkSize)
+	if err != nil {
+		return 0
+	}
+	if !h.mu.TryLock() {
+		// Keep the mapping for whoever grows the heap next (or, if even
+		// that lock is busy, leave it: untouched address space costs no
+		// memory).
+		if h.orphans.TryLock() {
+			h.orphan = append(h.orphan, [2]uintptr{base, size})
+			h.orphans.Unlock()
+		}
+		return 0
+	}
 	defer h.mu.Unlock()
+	return h.take(h.register(base, size), 0, n, s)
+}
+
+// findPages looks for a free run in the chunks. h.mu is held.
+func (h *pageHeap) findPages(n, align int, s *slab) uintptr {
 	for _, ch := range h.chunks {
 		if ch.nfree < n {
 			continue
@@ -132,14 +171,11 @@ func (h *pageHeap) allocPages(n, align int, s *slab, noblock bool) uintptr {
 			return h.take(ch, i, n, s)
 		}
 	}
-	if noblock {
-		return 0
-	}
-	ch, err := h.grow(n)
-	if err != nil {
-		return 0
-	}
-	return h.take(ch, 0, n, s)
+	return 0
+}
+
+func chunkBytes(n int) uintptr {
+	return (uintptr(n)*pageSize + chunkSize - 1) &^ (chunkSize - 1)
 }
 
 // take marks pages [i, i+n) of ch as owned by s.
@@ -181,11 +217,25 @@ func (h *pageHeap) freePages(a uintptr, n int) {
 
 // grow maps a chunk big enough for n pages and registers it. h.mu is held.
 func (h *pageHeap) grow(n int) (*chunk, error) {
-	size := (uintptr(n)*pageSize + chunkSize - 1) &^ (chunkSize - 1)
+	size := chunkBytes(n)
+	h.orphans.Lock()
+	for i, o := range h.orphan {
+		if o[1] >= size {
+			h.orphan = append(h.orphan[:i], h.orphan[i+1:]...)
+			h.orphans.Unlock()
+			return h.register(o[0], o[1]), nil
+		}
+	}
+	h.orphans.Unlock()
 	base, err := sysReserve(size, chunkSize)
 	if err != nil {
 		return nil, err
 	}
+	return h.register(base, size), nil
+}
+
+// register adds a mapping of size bytes at base as a chunk. h.mu is held.
+func (h *pageHeap) register(base, size uintptr) *chunk {
 	if base>>addrBits != 0 || (base+size-1)>>addrBits != 0 {
 		panic("slub: the OS mapped memory above the supported address range")
 	}
@@ -211,7 +261,7 @@ func (h *pageHeap) grow(n int) (*chunk, error) {
 	}
 	h.chunks = append(h.chunks, ch)
 	h.mapped.Add(int64(size))
-	return ch, nil
+	return ch
 }
 
 // lookupChunk returns the chunk that holds address a, or nil.

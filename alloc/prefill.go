@@ -45,7 +45,7 @@ func (c *Cache) takeSpare() *Sheaf {
 	var sh *Sheaf
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		sh, p.spare = p.spare, nil
 		p.lock.unlock()
 	}
@@ -110,7 +110,7 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 	}
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.spare == nil {
 			p.spare = sh
 			sh = nil

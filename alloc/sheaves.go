@@ -14,10 +14,13 @@ type pcpuSheaves struct {
 	_     [64]byte             // keep neighbouring Ps' lock words apart
 }
 
-// pcpuArray is a cache's per-P sheaves, indexed by P id. It is replaced (never
-// modified) when GOMAXPROCS grows; the pcpuSheaves themselves are kept.
+// pcpuArray is a cache's per-P sheaves, indexed by P id, stored by value so
+// the fast path follows one pointer less. When GOMAXPROCS grows, a larger
+// array replaces it: the old array's sheaves move over under remote locks,
+// and the old array stays remote-locked forever, so a goroutine that still
+// holds it takes the slow path.
 type pcpuArray struct {
-	p     []*pcpuSheaves
+	p     []pcpuSheaves
 	locks []*localLock
 }
 
@@ -25,18 +28,24 @@ type pcpuArray struct {
 func (c *Cache) growPCS(pid int) {
 	c.growMu.Lock()
 	defer c.growMu.Unlock()
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
 	old := c.pcs.Load()
 	if pid < len(old.p) {
 		return
 	}
 	n := max(pid+1, gomaxprocs())
-	a := &pcpuArray{p: make([]*pcpuSheaves, n), locks: make([]*localLock, n)}
-	copy(a.p, old.p)
+	a := &pcpuArray{p: make([]pcpuSheaves, n), locks: make([]*localLock, n)}
+	lockRemote(old.locks)
 	for i := range a.p {
-		if a.p[i] == nil {
-			a.p[i] = &pcpuSheaves{main: c.newSheaf(c.sheafCapacity)}
+		p := &a.p[i]
+		if i < len(old.p) {
+			o := &old.p[i]
+			p.main, p.spare, p.stat = o.main, o.spare, o.stat
+		} else {
+			p.main = c.newSheaf(c.sheafCapacity)
 		}
-		a.locks[i] = &a.p[i].lock
+		a.locks[i] = &p.lock
 	}
 	c.pcs.Store(a)
 }
@@ -45,7 +54,7 @@ func (c *Cache) growPCS(pid int) {
 func (c *Cache) sheavesAlloc() uintptr {
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.lock.tryLock() {
 			m := p.main
 			if m.size == 0 {
@@ -120,7 +129,7 @@ func (c *Cache) installSheaf(sh *Sheaf) {
 	var toEmpty, toFull *Sheaf
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		switch {
 		case p.main.size == 0:
 			old := p.main
@@ -168,7 +177,7 @@ func (c *Cache) stashEmpty(sh *Sheaf) {
 func (c *Cache) sheavesFree(s *slab, a uintptr) {
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := pcs.p[pid]
+		p := &pcs.p[pid]
 		if p.lock.tryLock() {
 			m := p.main
 			if m.size > 0 && m.objs[m.size-1] == a {
@@ -240,7 +249,7 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 		c.freeToSlab(s, a, false)
 		return
 	}
-	p := pcs.p[pid]
+	p := &pcs.p[pid]
 	m := p.main
 	switch {
 	case !m.full():
@@ -283,7 +292,8 @@ func (c *Cache) flushPCS() {
 	defer c.flushMu.Unlock()
 	pcs := c.pcs.Load()
 	lockRemote(pcs.locks)
-	for _, p := range pcs.p {
+	for i := range pcs.p {
+		p := &pcs.p[i]
 		c.flushSheaf(p.main)
 		if p.spare != nil {
 			c.flushSheaf(p.spare)
