@@ -203,20 +203,30 @@ func (c *Cache) sheavesFree(s *slab, a uintptr) {
 	c.sheavesFreeSlow(s, a)
 }
 
-// replaceFullMain is the pinned part of __pcs_replace_full_main: make an
-// empty spare (or one with room) the main, else trade the full main for an
-// empty sheaf of the barn if its lock is free and it holds fewer than
+// replaceFullMain is the pinned part of __pcs_replace_full_main: without a
+// spare, take an empty barn sheaf and keep the full main as the spare; else
+// make a spare with room the main, else trade the full main for an empty
+// sheaf of the barn if its lock is free and it holds fewer than
 // maxFullSheaves full ones. It returns the new main, or nil.
 func (c *Cache) replaceFullMain(p *pcpuSheaves) *Sheaf {
-	if sp := p.spare; sp != nil && !sp.full() {
+	if p.spare == nil {
+		// No spare: an empty barn sheaf becomes main and the full main the
+		// spare. Nothing goes to the barn's full list.
+		var empty *Sheaf
+		if c.barn.lock(true) {
+			empty = c.barn.popEmpty()
+			c.barn.mu.Unlock()
+		}
+		if empty != nil {
+			p.spare, p.main = p.main, empty
+		}
+		return empty
+	}
+	if sp := p.spare; !sp.full() {
 		p.spare, p.main = p.main, sp
 		return sp
 	}
 	if empty := c.barn.replaceFull(p.main, true); empty != nil {
-		if p.spare == nil {
-			// Keep the full main as the spare instead of parking it.
-			p.spare = p.main
-		}
 		p.main = empty
 		pstat(&p.stat[BarnPut])
 		return empty
