@@ -522,6 +522,12 @@ func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
 // the cpu slab and drain the cpu partial list.
 func (c *Cache) flushCPU(cc *kmemCacheCPU, step uint64) {
 	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	c.flushCPULocked(cc, step)
+}
+
+// flushCPULocked is flushCPU with cc.mu held (list_lock nests inside it).
+func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
 	s := cc.slab.Load()
 	var fl uintptr
 	if s != nil {
@@ -530,7 +536,6 @@ func (c *Cache) flushCPU(cc *kmemCacheCPU, step uint64) {
 	}
 	partial := cc.partial
 	cc.partial = nil
-	cc.mu.Unlock()
 	if s != nil {
 		c.stat(CPUSlabFlush)
 		c.deactivateSlab(s, fl)
@@ -547,6 +552,24 @@ func (c *Cache) flushCPUs() {
 }
 
 func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair.Hi) }
+
+// cpuFreelistLen counts the objects on a P's cpu freelist, for Stats. The
+// lockless fast paths may pop and push meanwhile, so the walk stays inside
+// the cpu slab and stops after its object count; the result is exact when
+// the P is idle.
+func (c *Cache) cpuFreelistLen(cc *kmemCacheCPU) int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	s := cc.slab.Load()
+	if s == nil {
+		return 0
+	}
+	n := 0
+	for o := loadCPUFreelist(cc); o != 0 && n < c.objsPerSlab && c.validSlot(s, o); o = c.getFP(o) {
+		n++
+	}
+	return n
+}
 
 func loadCPUFreelist(cc *kmemCacheCPU) uintptr {
 	return uintptr(atomic.LoadUint64(&cc.pair.Lo))

@@ -53,9 +53,9 @@ func watchdog(t testing.TB, d time.Duration) (stop func()) {
 	return func() { timer.Stop() }
 }
 
-// fill writes a pattern derived from the object's address and a tag into
-// the first n bytes of p; check verifies it.
-func fill(p unsafe.Pointer, n int, tag byte) {
+// fillPattern writes a pattern derived from the object's address and a tag
+// into the first n bytes of p; checkPattern verifies it.
+func fillPattern(p unsafe.Pointer, n int, tag byte) {
 	b := unsafe.Slice((*byte)(p), n)
 	seed := byte(uintptr(p)>>3) ^ tag
 	for i := range b {
@@ -63,7 +63,7 @@ func fill(p unsafe.Pointer, n int, tag byte) {
 	}
 }
 
-func check(p unsafe.Pointer, n int, tag byte) error {
+func checkPattern(p unsafe.Pointer, n int, tag byte) error {
 	b := unsafe.Slice((*byte)(p), n)
 	seed := byte(uintptr(p)>>3) ^ tag
 	for i := range b {

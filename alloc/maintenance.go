@@ -72,10 +72,14 @@ func (c *Cache) quiesce() func() {
 		lockRemote(pcs.locks)
 		undo = append(undo, func() { unlockRemote(pcs.locks) })
 	case modeCPUSlab:
-		c.flushCPUs()
+		// Lock every P before flushing: a flush before the locks would let
+		// an allocation install a new cpu slab in between.
 		a := c.cpus.Load()
 		for _, cc := range a.c {
 			cc.mu.Lock()
+		}
+		for _, cc := range a.c {
+			c.flushCPULocked(cc, a.tidStep)
 		}
 		undo = append(undo, func() {
 			for _, cc := range a.c {
@@ -306,6 +310,7 @@ func (c *Cache) Stats() Stats {
 			for i := range st.Counters {
 				st.Counters[i] += atomic.LoadUint64(&cc.stat[i])
 			}
+			st.CachedObjects += int64(c.cpuFreelistLen(cc))
 		}
 	}
 	n := &c.node
