@@ -33,6 +33,10 @@
 // (github.com/bytedance/gopkg/lang/mcache). A combination that a design cannot
 // run (sync.Pool has no bulk API) is skipped with the reason; see Skip.
 //
+// Results are written in the Go benchmark format with the configuration
+// lines of RunConfig; the slabbench command runs the suite, compares the
+// designs with benchstat's statistics and plots the results.
+//
 // # Names and units
 //
 // Benchmark names carry /key=value parts, with the allocator always last as
@@ -40,12 +44,15 @@
 //
 //	BenchmarkBatch/n=100/order=shuffled/design=sheaves-2
 //
-// Besides ns/op (and B/op, allocs/op: Go heap allocations), workloads report:
+// Besides ns/op (and B/op, allocs/op: allocations on the Go heap, which the
+// alloc designs and modernc make none of in steady state), workloads report:
 //
-//	ns/obj            time per object (Batch, Bulk: ns/op divided by n)
+//	ns/obj            time per object (Batch, Bulk, NoLockHook: ns/op divided by n)
 //	allocs/s, frees/s throughput (Larson, Xmalloc)
-//	nil/op            AllocNoLock calls that returned nil, per call
-//	hook-calls/op     no-lock calls made from the trace hook per op (NoLockHook)
+//	nil/op            AllocNoLock calls that returned nil, per call (NoLock)
+//	hook-calls/op     AllocNoLock + FreeNoLock pairs made from the trace hook
+//	                  per op (NoLockHook)
+//	nil/hook-call     the share of those AllocNoLock calls that returned nil
 //
 // and memory, measured outside the timed part:
 //

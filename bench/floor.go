@@ -2,6 +2,7 @@ package bench
 
 import (
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -34,10 +35,13 @@ var floorDesign = &Design{
 const floorDepth = 32
 
 // floorStack is one P's stack, padded so that two Ps never share a cache line.
+// Only the P that pinned itself touches it; mu is taken in race builds alone,
+// since the race detector cannot see the exclusion procPin gives.
 type floorStack struct {
+	mu   sync.Mutex
 	n    int
 	objs [floorDepth]unsafe.Pointer
-	_    [128 - (unsafe.Sizeof(0)+floorDepth*unsafe.Sizeof(unsafe.Pointer(nil)))%128]byte
+	_    [128 - (unsafe.Sizeof(sync.Mutex{})+unsafe.Sizeof(0)+floorDepth*unsafe.Sizeof(unsafe.Pointer(nil)))%128]byte
 }
 
 type floor struct {
@@ -62,11 +66,20 @@ func (f *floor) Alloc(int) unsafe.Pointer {
 	pid := procPin()
 	if pid < len(f.stacks) {
 		st := &f.stacks[pid]
+		if raceEnabled {
+			st.mu.Lock()
+		}
 		if st.n > 0 {
 			st.n--
 			p := st.objs[st.n]
+			if raceEnabled {
+				st.mu.Unlock()
+			}
 			procUnpin()
 			return p
+		}
+		if raceEnabled {
+			st.mu.Unlock()
 		}
 	}
 	procUnpin()
@@ -79,9 +92,15 @@ func (f *floor) Free(p unsafe.Pointer, _ int) {
 	pid := procPin()
 	if pid < len(f.stacks) {
 		st := &f.stacks[pid]
+		if raceEnabled {
+			st.mu.Lock()
+		}
 		if st.n < floorDepth {
 			st.objs[st.n] = p
 			st.n++
+		}
+		if raceEnabled {
+			st.mu.Unlock()
 		}
 	}
 	procUnpin()

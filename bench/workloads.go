@@ -76,6 +76,9 @@ type Workload struct {
 	Name  string
 	Doc   string
 	Needs []Capability
+	// Threads says that the workload runs on GOMAXPROCS goroutines, so
+	// that its throughput depends on GOMAXPROCS (go test -cpu, slabbench -cpu).
+	Threads bool
 	// variants returns the variants for procs = GOMAXPROCS.
 	variants func(p *Params, procs int) []variant
 }
@@ -249,8 +252,9 @@ var workloads = []*Workload{
 		},
 	},
 	{
-		Name: "PairParallel",
-		Doc:  "Pair on every P at once",
+		Name:    "PairParallel",
+		Threads: true,
+		Doc:     "Pair on every P at once",
 		variants: func(p *Params, _ int) []variant {
 			return sizes("size", p.PairSizes, func(size int) func(*testing.B, *Design) {
 				return func(b *testing.B, d *Design) { runPairParallel(b, d, size) }
@@ -309,25 +313,28 @@ var workloads = []*Workload{
 		},
 	},
 	{
-		Name:  "Larson",
-		Doc:   "server with bleeding: random sizes, slots handed to successor goroutines",
-		Needs: []Capability{CapGeneral, CapVarSize},
+		Name:    "Larson",
+		Threads: true,
+		Doc:     "server with bleeding: random sizes, slots handed to successor goroutines",
+		Needs:   []Capability{CapGeneral, CapVarSize},
 		variants: func(p *Params, _ int) []variant {
 			return []variant{{run: func(b *testing.B, d *Design) { runLarson(b, d, p) }}}
 		},
 	},
 	{
-		Name:  "Xmalloc",
-		Doc:   "producers allocate batches, consumers free them: every free is remote",
-		Needs: []Capability{CapGeneral},
+		Name:    "Xmalloc",
+		Threads: true,
+		Doc:     "producers allocate batches, consumers free them: every free is remote",
+		Needs:   []Capability{CapGeneral},
 		variants: func(p *Params, _ int) []variant {
 			return []variant{{run: func(b *testing.B, d *Design) { runXmalloc(b, d, p) }}}
 		},
 	},
 	{
-		Name:  "CacheScratch",
-		Doc:   "passive false sharing: each worker frees an object handed to it, then allocates and writes",
-		Needs: []Capability{CapGeneral},
+		Name:    "CacheScratch",
+		Threads: true,
+		Doc:     "passive false sharing: each worker frees an object handed to it, then allocates and writes",
+		Needs:   []Capability{CapGeneral},
 		variants: func(p *Params, procs int) []variant {
 			return sizes("threads", threadCounts(procs), func(t int) func(*testing.B, *Design) {
 				return func(b *testing.B, d *Design) { runCacheFalse(b, d, p, t, true) }
@@ -335,9 +342,10 @@ var workloads = []*Workload{
 		},
 	},
 	{
-		Name:  "CacheThrash",
-		Doc:   "active false sharing: workers allocate and write at the same time",
-		Needs: []Capability{CapGeneral},
+		Name:    "CacheThrash",
+		Threads: true,
+		Doc:     "active false sharing: workers allocate and write at the same time",
+		Needs:   []Capability{CapGeneral},
 		variants: func(p *Params, procs int) []variant {
 			return sizes("threads", threadCounts(procs), func(t int) func(*testing.B, *Design) {
 				return func(b *testing.B, d *Design) { runCacheFalse(b, d, p, t, false) }

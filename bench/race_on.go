@@ -1,0 +1,6 @@
+//go:build race
+
+package bench
+
+// raceEnabled reports whether this is a race-detector build.
+const raceEnabled = true

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"flag"
+	"html"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+
+	"github.com/goslub/slub/bench"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// run runs slabbench with args and returns its stdout, stderr and status.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := slabbench(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", path, got)
+	}
+}
+
+// withoutLegend drops the "files:" legend that compare prints before
+// comparing files.
+func withoutLegend(s string) string {
+	if !strings.HasPrefix(s, "files:\n") {
+		return s
+	}
+	_, rest, _ := strings.Cut(s, "\n\n")
+	return rest
+}
+
+// fieldLines splits text into lines of whitespace-separated fields, without
+// the table rules, so that two tables with the same numbers and labels
+// compare equal whatever their column widths.
+func fieldLines(s string) [][]string {
+	var out [][]string
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(strings.ReplaceAll(line, "│", " "))
+		if len(f) > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestCompareMatchesBenchstat checks compare against the output of the
+// benchstat command on the same files (testdata/*.benchstat, made with
+// golang.org/x/perf/cmd/benchstat and the arguments given here): the same
+// labels, medians, ranges, deltas, p-values and footnotes.
+func TestCompareMatchesBenchstat(t *testing.T) {
+	for _, c := range []struct {
+		ref  string
+		args []string // benchstat: the same files, with the projections of -by
+	}{
+		{"design.benchstat", []string{"compare", "testdata/small.txt"}},                                               // -col /design small.txt
+		{"design2.benchstat", []string{"compare", "-by", "design", "testdata/small.txt", "testdata/small-rerun.txt"}}, // -col /design small.txt small-rerun.txt
+		{"file.benchstat", []string{"compare", "testdata/small.txt", "testdata/small-rerun.txt"}},                     // -table "" -col .file small=... small-rerun=...
+	} {
+		t.Run(c.ref, func(t *testing.T) {
+			out, errOut, code := run(t, c.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			ref, err := os.ReadFile(filepath.Join("testdata", c.ref))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := fieldLines(withoutLegend(out)), fieldLines(string(ref))
+			if len(got) != len(want) {
+				t.Fatalf("%d lines, benchstat has %d:\n%s", len(got), len(want), out)
+			}
+			for i := range want {
+				if strings.Join(got[i], " ") != strings.Join(want[i], " ") {
+					t.Errorf("line %d:\n got %q\nwant %q", i+1, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestCompareGolden(t *testing.T) {
+	for _, c := range []struct {
+		golden string
+		args   []string
+	}{
+		{"compare-design.golden", []string{"compare", "testdata/small.txt"}},
+		{"compare-file.golden", []string{"compare", "-units", "ns/op,frees/s", "testdata/small.txt", "testdata/small-rerun.txt"}},
+		{"compare-filter.golden", []string{"compare", "-filter", "/design:(sheaves OR cpuslab)", "-units", "ns/op", "testdata/small.txt"}},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			out, errOut, code := run(t, c.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden(t, c.golden, out)
+		})
+	}
+}
+
+func TestCompareErrors(t *testing.T) {
+	if _, errOut, code := run(t, "compare", "-by", "machine", "testdata/small.txt"); code != 1 || !strings.Contains(errOut, "want design or file") {
+		t.Errorf("-by machine: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := run(t, "compare", "testdata/nosuch.txt"); code != 1 || !strings.Contains(errOut, "nosuch.txt") {
+		t.Errorf("missing file: exit %d, %q", code, errOut)
+	}
+	if _, _, code := run(t, "compare", "-nosuchflag"); code != 2 {
+		t.Errorf("bad flag: exit %d, want 2", code)
+	}
+}
+
+// TestRunWritesResultFile runs a tiny suite and reads the result file back:
+// configuration lines, one result per benchmark and run, designs rotated
+// between repetitions, a GOMAXPROCS sweep, and the table on stdout.
+func TestRunWritesResultFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.txt")
+	out, errOut, code := run(t, "-bench", "^Pair/size=16/design=(goheap|floor)$",
+		"-count", "2", "-benchtime", "1x", "-cpu", "1,2", "-idle", "0", "-o", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "writing "+path) || !strings.Contains(errOut, "wrote "+path+" (8 results)") {
+		t.Errorf("stderr does not name the file:\n%s", errOut)
+	}
+	if !strings.Contains(out, "goheap") || !strings.Contains(out, "floor") || !strings.Contains(out, "vs base") {
+		t.Errorf("stdout has no comparison table:\n%s", out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := benchfmt.NewReader(f, path)
+	var names, procs []string
+	for r.Scan() {
+		var res *benchfmt.Result
+		switch rec := r.Result().(type) {
+		case *benchfmt.Result:
+			res = rec
+		case *benchfmt.UnitMetadata:
+			continue
+		default:
+			t.Fatalf("bad line: %v", rec)
+		}
+		if len(names) == 0 {
+			var keys []string
+			for _, c := range res.Config {
+				keys = append(keys, c.Key)
+			}
+			want := "goos goarch pkg cpu cores gomaxprocs dcas go commit runstamp machine"
+			if got := strings.Join(keys, " "); got != want {
+				t.Errorf("config keys %q, want %q", got, want)
+			}
+		}
+		names = append(names, res.Name.String())
+		procs = append(procs, res.GetConfig("gomaxprocs"))
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Pair/size=16/design=goheap", "Pair/size=16/design=floor",
+		"Pair/size=16/design=goheap-2", "Pair/size=16/design=floor-2",
+		"Pair/size=16/design=floor", "Pair/size=16/design=goheap",
+		"Pair/size=16/design=floor-2", "Pair/size=16/design=goheap-2",
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("results\n%v\nwant\n%v", names, want)
+	}
+	if got := strings.Join(procs, " "); got != "1 1 2 2 1 1 2 2" {
+		t.Errorf("gomaxprocs config per result: %s", got)
+	}
+	if runtime.GOMAXPROCS(0) != orig {
+		t.Errorf("GOMAXPROCS left at %d", runtime.GOMAXPROCS(0))
+	}
+}
+
+var orig = runtime.GOMAXPROCS(0)
+
+func TestRunErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"-bench", "NoSuchWorkload", "-idle", "0"}, 1, "no benchmark matches"},
+		{[]string{"-designs", "jemalloc"}, 1, `unknown design "jemalloc"`},
+		{[]string{"-cpu", "0"}, 1, "-cpu"},
+		{[]string{"-benchtime", "soon"}, 1, "-benchtime"},
+		{[]string{"-param", "NoSuch=1"}, 1, `no parameter "NoSuch"`},
+		{[]string{"-count", "0"}, 1, "-count"},
+		{[]string{"stray"}, 2, "usage"},
+	} {
+		_, errOut, code := run(t, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut, c.code, c.msg)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	out, errOut, code := run(t, "list", "-cpu", "2", "-bench", "Bulk/n=64/")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"BenchmarkBulk/n=64/design=sheaves-2\n",
+		"BenchmarkBulk/n=64/design=syncpool-2: skipped: sync.Pool has no bulk API",
+		"BenchmarkBulk/n=64/design=floor-2: skipped: floor is the Pair fast-path bound",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.html")
+	_, errOut, code := run(t, "report", "-o", path, "testdata/small.txt")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := regexp.MustCompile(`<img src="([^"]+)" alt="([^"]*)"`).FindAllSubmatch(page, -1)
+	var titles []string
+	for _, m := range imgs {
+		src := html.UnescapeString(string(m[1]))
+		data, ok := strings.CutPrefix(src, "data:image/svg+xml;base64,")
+		svg, err := base64.StdEncoding.DecodeString(data)
+		if !ok || err != nil || !bytes.Contains(svg, []byte("<svg")) {
+			t.Errorf("figure %s is not an SVG image", m[2])
+		}
+		titles = append(titles, string(m[2]))
+	}
+	// Three workloads' times and three memory plots; one GOMAXPROCS value, so
+	// no scaling plot but a note saying how to get one.
+	want := "Pair (GOMAXPROCS=2)|Batch (GOMAXPROCS=2)|Xmalloc (GOMAXPROCS=2)|" +
+		"Mapped bytes per live byte at the peak|Mapped at the peak|Still mapped after everything was freed and Shrink ran"
+	if got := strings.Join(titles, "|"); got != want {
+		t.Errorf("figures %q, want %q", got, want)
+	}
+	for _, s := range []string{"slabbench -cpu 1,2,4", "Comparison tables", "vs base", "machine=oxide"} {
+		if !bytes.Contains(page, []byte(s)) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
+}
+
+func TestSplitName(t *testing.T) {
+	for _, c := range []struct {
+		name                      string
+		workload, variant, design string
+		procs                     int
+	}{
+		{"Batch/n=100/order=shuffled/design=sheaves-2", "Batch", "n=100/order=shuffled", "sheaves", 2},
+		{"Larson/design=goheap", "Larson", "", "goheap", 1},
+		{"CacheScratch/threads=4/design=cpuslab-4", "CacheScratch", "threads=P", "cpuslab", 4},
+		{"CacheScratch/threads=1/design=cpuslab-4", "CacheScratch", "threads=1", "cpuslab", 4},
+	} {
+		w, v, d, p := splitName(benchfmt.Name(c.name))
+		if w != c.workload || v != c.variant || d != c.design || p != c.procs {
+			t.Errorf("splitName(%q) = %q %q %q %d", c.name, w, v, d, p)
+		}
+	}
+}
+
+func TestParseCPULine(t *testing.T) {
+	busy, total, err := parseCPULine("cpu  100 5 50 800 40 3 2 0 10 0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user nice system irq softirq steal are busy; idle and iowait are not;
+	// guest is already in user.
+	if busy != 160 || total != 1000 {
+		t.Errorf("busy %d total %d, want 160 1000", busy, total)
+	}
+	if _, _, err := parseCPULine("intr 1 2 3"); err == nil {
+		t.Error("no error for a line that is not the cpu line")
+	}
+}
+
+func TestResultName(t *testing.T) {
+	cfgTime := mustTime(t, "2026-01-05T10:15:00Z")
+	if got := resultName("amd-ryzen-7-5700-16cpu", cfgTime); got != "amd-ryzen-7-5700-16cpu_2026-01-05_101500.txt" {
+		t.Errorf("resultName = %q", got)
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+func TestApplyParams(t *testing.T) {
+	p := bench.DefaultParams()
+	if err := applyParams(&p, []string{"LarsonSlots=100", "BatchNs=1,10"}); err != nil {
+		t.Fatal(err)
+	}
+	if p.LarsonSlots != 100 || len(p.BatchNs) != 2 || p.BatchNs[1] != 10 {
+		t.Errorf("params not applied: %+v", p)
+	}
+	if got := bench.DiffParams(bench.DefaultParams(), p); got != "BatchNs=1,10 LarsonSlots=100" {
+		t.Errorf("DiffParams = %q", got)
+	}
+	for _, bad := range []string{"BatchSize=1,2", "LarsonSlots=-1", "LarsonSlots=x", "nosuch=1"} {
+		if err := applyParams(&p, []string{bad}); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

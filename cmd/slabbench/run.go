@@ -1,0 +1,409 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goslub/slub/bench"
+)
+
+// The run command: the suite, interleaved, into a result file.
+
+// runOptions are the flags of the run and list commands.
+type runOptions struct {
+	bench     string
+	designs   string
+	count     int
+	benchtime string
+	cpu       string
+	out       string
+	idle      time.Duration
+	published bool
+	params    paramFlags
+}
+
+func (o *runOptions) register(fs *flag.FlagSet, full bool) {
+	fs.StringVar(&o.bench, "bench", ".", "run only benchmarks whose name (Pair/size=64/design=sheaves) matches `regexp`")
+	fs.StringVar(&o.designs, "designs", "all", "comma-separated `designs` (alloc, baselines: groups); have: "+strings.Join(bench.DesignNames(), ", "))
+	fs.StringVar(&o.cpu, "cpu", "", "comma-separated GOMAXPROCS `values` (default: current)")
+	fs.BoolVar(&o.published, "published", false, "use the workloads' published parameters (a much longer run)")
+	fs.Var(&o.params, "param", "set a workload parameter, `Name=value` (bench.Params field; lists comma-separated); repeatable")
+	if !full {
+		return
+	}
+	fs.IntVar(&o.count, "count", 10, "run each benchmark `n` times")
+	fs.StringVar(&o.benchtime, "benchtime", "50ms", "run each benchmark for `d` (a duration, or Nx for N iterations)")
+	fs.StringVar(&o.out, "o", "", "write results to `file` (default: results/MACHINE_DATE_TIME.txt)")
+	fs.DurationVar(&o.idle, "idle", 10*time.Second, "wait up to `d` for the machine to be idle; 0: don't check")
+}
+
+// paramFlags collects -param settings.
+type paramFlags []string
+
+func (p *paramFlags) String() string { return strings.Join(*p, " ") }
+func (p *paramFlags) Set(s string) error {
+	if _, _, ok := strings.Cut(s, "="); !ok {
+		return errors.New("want Name=value")
+	}
+	*p = append(*p, s)
+	return nil
+}
+
+// applyParams sets the named fields of p.
+func applyParams(p *bench.Params, settings []string) error {
+	v := reflect.ValueOf(p).Elem()
+	for _, s := range settings {
+		name, val, _ := strings.Cut(s, "=")
+		sf, ok := v.Type().FieldByName(name)
+		if !ok || !sf.IsExported() {
+			return fmt.Errorf("-param %s: no parameter %q", s, name)
+		}
+		f := v.FieldByIndex(sf.Index)
+		var ints []int
+		for _, x := range strings.Split(val, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(x))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("-param %s: %q is not a positive integer", s, x)
+			}
+			ints = append(ints, n)
+		}
+		switch f.Kind() {
+		case reflect.Int:
+			if len(ints) != 1 {
+				return fmt.Errorf("-param %s: want one value", s)
+			}
+			f.SetInt(int64(ints[0]))
+		case reflect.Slice:
+			f.Set(reflect.ValueOf(ints))
+		}
+	}
+	return nil
+}
+
+// plan is the benchmarks to run at one GOMAXPROCS, grouped by workload
+// variant.
+type plan struct {
+	procs  int
+	groups [][]bench.Benchmark
+	skips  []bench.Benchmark
+}
+
+// makePlans lists the benchmarks for each GOMAXPROCS in cpus.
+func makePlans(o *runOptions, cpus []int) ([]plan, bench.Params, error) {
+	params := bench.DefaultParams()
+	if o.published {
+		params = bench.Published()
+	}
+	if err := applyParams(&params, o.params); err != nil {
+		return nil, params, err
+	}
+	designs, err := bench.SelectDesigns(o.designs)
+	if err != nil {
+		return nil, params, err
+	}
+	re, err := regexp.Compile(o.bench)
+	if err != nil {
+		return nil, params, fmt.Errorf("-bench: %v", err)
+	}
+	orig := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(orig)
+	var plans []plan
+	for _, procs := range cpus {
+		runtime.GOMAXPROCS(procs)
+		pl := plan{procs: procs}
+		var group []bench.Benchmark
+		flush := func() {
+			if len(group) > 0 {
+				pl.groups = append(pl.groups, group)
+				group = nil
+			}
+		}
+		prev := ""
+		for _, bm := range bench.List(&params, designs) {
+			if !re.MatchString(bm.Name) {
+				continue
+			}
+			if bm.Skip != "" {
+				pl.skips = append(pl.skips, bm)
+				continue
+			}
+			if key := bm.Workload.Name + "/" + bm.Variant; key != prev {
+				flush()
+				prev = key
+			}
+			group = append(group, bm)
+		}
+		flush()
+		plans = append(plans, pl)
+	}
+	return plans, params, nil
+}
+
+// parseCPUs parses a -cpu list; "" is the current GOMAXPROCS.
+func parseCPUs(s string) ([]int, error) {
+	if s == "" {
+		return []int{runtime.GOMAXPROCS(0)}, nil
+	}
+	var cpus []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("-cpu: %q is not a positive integer", f)
+		}
+		cpus = append(cpus, n)
+	}
+	return cpus, nil
+}
+
+func cmdList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("list", stderr)
+	var o runOptions
+	o.register(fs, false)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cpus, err := parseCPUs(o.cpu)
+	if err != nil {
+		return err
+	}
+	plans, _, err := makePlans(&o, cpus)
+	if err != nil {
+		return err
+	}
+	for _, pl := range plans {
+		for _, g := range pl.groups {
+			for _, bm := range g {
+				fmt.Fprintln(stdout, bench.FullName(bm.Name, pl.procs))
+			}
+		}
+		for _, bm := range pl.skips {
+			fmt.Fprintf(stdout, "%s: skipped: %s\n", bench.FullName(bm.Name, pl.procs), bm.Skip)
+		}
+	}
+	return nil
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("slabbench", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage+"\nflags of a run:\n")
+		fs.PrintDefaults()
+	}
+	var o runOptions
+	o.register(fs, true)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if o.count < 1 {
+		return errors.New("-count must be at least 1")
+	}
+	cpus, err := parseCPUs(o.cpu)
+	if err != nil {
+		return err
+	}
+	testing.Init()
+	if err := flag.CommandLine.Set("test.benchtime", o.benchtime); err != nil {
+		return fmt.Errorf("-benchtime: %v", err)
+	}
+	plans, params, err := makePlans(&o, cpus)
+	if err != nil {
+		return err
+	}
+	perRep, skipped, width := 0, 0, 0
+	for _, pl := range plans {
+		skipped += len(pl.skips)
+		for _, g := range pl.groups {
+			perRep += len(g)
+			for _, bm := range g {
+				width = max(width, len(bench.FullName(bm.Name, pl.procs)))
+			}
+		}
+	}
+	if perRep == 0 {
+		return errors.New("no benchmark matches")
+	}
+
+	cfg := bench.NewRunConfig(".", params)
+	path := o.out
+	if path == "" {
+		dir := resultsDir()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		path = filepath.Join(dir, resultName(cfg.Machine.Name(), cfg.Runstamp))
+	}
+	fmt.Fprintf(stderr, "slabbench: machine %s, %s, dcas %s, commit %s\n",
+		cfg.Machine.Name(), cfg.Go, cfg.Machine.DCAS, cfg.Commit)
+	if strings.HasSuffix(cfg.Commit, "-dirty") {
+		fmt.Fprintf(stderr, "slabbench: warning: the work tree has uncommitted changes\n")
+	}
+	if o.idle > 0 {
+		waitIdle(o.idle, stderr)
+	}
+	msg := fmt.Sprintf("slabbench: %d benchmarks × %d runs", perRep, o.count)
+	if skipped > 0 {
+		msg += fmt.Sprintf(" (%d combinations skipped: slabbench list shows why)", skipped)
+	}
+	fmt.Fprintln(stderr, msg)
+	fmt.Fprintf(stderr, "slabbench: writing %s\n", path)
+
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	n, failed, err := runPlans(f, plans, o.count, width, cfg, stderr)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "slabbench: wrote %s (%d results)\n", path, n)
+	if n > 0 {
+		proj := byDesign
+		proj.Units = runUnits
+		fmt.Fprintf(stderr, "slabbench: comparison by design follows; slabbench compare %s shows every unit\n", path)
+		st, err := computeStats([]string{path}, proj, defaultStatOptions, stderr)
+		if err != nil {
+			return err
+		}
+		if err := writeText(stdout, st); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d runs failed (run them under go test -bench to see why)", failed)
+	}
+	return nil
+}
+
+// resultName is the file name of a run's results: machine, date and time.
+func resultName(machine string, t time.Time) string {
+	return machine + "_" + t.Format("2006-01-02_150405") + ".txt"
+}
+
+// runPlans runs count repetitions of every plan, writing results to w as they
+// come. In each repetition every workload variant runs once on each design,
+// starting with a different design each time. It returns the number of
+// results written and of failed runs.
+func runPlans(w io.Writer, plans []plan, count, width int, cfg bench.RunConfig, stderr io.Writer) (written, failed int, err error) {
+	orig := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(orig)
+	prog := newProgress(stderr, count, plans)
+	lastProcs := 0
+	for rep := range count {
+		for _, pl := range plans {
+			runtime.GOMAXPROCS(pl.procs)
+			if pl.procs != lastProcs {
+				if lastProcs == 0 {
+					err = bench.WriteConfig(w, cfg.Config(pl.procs))
+					if err == nil {
+						err = bench.WriteUnits(w)
+					}
+				} else {
+					_, err = fmt.Fprintf(w, "\ngomaxprocs: %d\n\n", pl.procs)
+				}
+				if err != nil {
+					return written, failed, err
+				}
+				lastProcs = pl.procs
+			}
+			for _, g := range pl.groups {
+				for i := range g {
+					bm := g[(i+rep)%len(g)]
+					name := bench.FullName(bm.Name, pl.procs)
+					prog.start(rep, name)
+					r := testing.Benchmark(bm.Run)
+					if r.N == 0 {
+						failed++
+						prog.fail(name)
+						continue
+					}
+					if _, err := fmt.Fprintln(w, bench.FormatResult(name, r, width)); err != nil {
+						return written, failed, err
+					}
+					written++
+				}
+			}
+		}
+		prog.repDone(rep)
+	}
+	prog.done()
+	return written, failed, nil
+}
+
+// progress shows on stderr how far the run is: on a terminal a status line
+// rewritten in place, otherwise a line per repetition.
+type progress struct {
+	w          io.Writer
+	tty        bool
+	count      int
+	total, ran int
+	begin      time.Time
+}
+
+func newProgress(w io.Writer, count int, plans []plan) *progress {
+	p := &progress{w: w, count: count, begin: time.Now()}
+	for _, pl := range plans {
+		for _, g := range pl.groups {
+			p.total += count * len(g)
+		}
+	}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) left() string {
+	if p.ran == 0 {
+		return "?"
+	}
+	el := time.Since(p.begin)
+	left := time.Duration(float64(el) / float64(p.ran) * float64(p.total-p.ran))
+	return left.Round(time.Second).String()
+}
+
+func (p *progress) start(rep int, name string) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K[rep %d/%d  %2d%%  %s left] %s", rep+1, p.count, 100*p.ran/p.total, p.left(), name)
+	}
+	p.ran++
+}
+
+func (p *progress) fail(name string) {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, "slabbench: FAIL %s\n", name)
+}
+
+func (p *progress) repDone(rep int) {
+	if !p.tty {
+		fmt.Fprintf(p.w, "slabbench: repetition %d/%d done after %v; about %s left\n",
+			rep+1, p.count, time.Since(p.begin).Round(time.Second), p.left())
+	}
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
