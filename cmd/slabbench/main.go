@@ -35,7 +35,8 @@
 //	-designs list   comma-separated designs; "alloc" and "baselines" name groups
 //	-count n        repetitions (default 10; benchstat wants at least 10)
 //	-benchtime d    time (or "Nx" iterations) per run (default 50ms)
-//	-cpu list       GOMAXPROCS values to run at, as go test -cpu (default: current)
+//	-cpu list       GOMAXPROCS values to run at, as go test -cpu (default: current);
+//	                in a sweep the one-goroutine workloads run at the largest only
 //	-o file         result file (default: results/MACHINE_DATE_TIME.txt)
 //	-idle d         wait up to d for the machine to be idle (default 10s; 0: don't)
 //	-published      the workloads' published parameters (much longer)

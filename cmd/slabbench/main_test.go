@@ -141,12 +141,12 @@ func TestCompareErrors(t *testing.T) {
 // between repetitions, a GOMAXPROCS sweep, and the table on stdout.
 func TestRunWritesResultFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "r.txt")
-	out, errOut, code := run(t, "-bench", "^Pair/size=16/design=(goheap|floor)$",
+	out, errOut, code := run(t, "-bench", "^Pair(Parallel)?/size=16/design=(goheap|floor)$",
 		"-count", "2", "-benchtime", "1x", "-cpu", "1,2", "-idle", "0", "-o", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(errOut, "writing "+path) || !strings.Contains(errOut, "wrote "+path+" (8 results)") {
+	if !strings.Contains(errOut, "writing "+path) || !strings.Contains(errOut, "wrote "+path+" (12 results)") {
 		t.Errorf("stderr does not name the file:\n%s", errOut)
 	}
 	if !strings.Contains(out, "goheap") || !strings.Contains(out, "floor") || !strings.Contains(out, "vs base") {
@@ -185,16 +185,19 @@ func TestRunWritesResultFile(t *testing.T) {
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Pair runs on one goroutine: only at the largest GOMAXPROCS.
 	want := []string{
-		"Pair/size=16/design=goheap", "Pair/size=16/design=floor",
+		"PairParallel/size=16/design=goheap", "PairParallel/size=16/design=floor",
 		"Pair/size=16/design=goheap-2", "Pair/size=16/design=floor-2",
-		"Pair/size=16/design=floor", "Pair/size=16/design=goheap",
+		"PairParallel/size=16/design=goheap-2", "PairParallel/size=16/design=floor-2",
+		"PairParallel/size=16/design=floor", "PairParallel/size=16/design=goheap",
 		"Pair/size=16/design=floor-2", "Pair/size=16/design=goheap-2",
+		"PairParallel/size=16/design=floor-2", "PairParallel/size=16/design=goheap-2",
 	}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
 		t.Errorf("results\n%v\nwant\n%v", names, want)
 	}
-	if got := strings.Join(procs, " "); got != "1 1 2 2 1 1 2 2" {
+	if got := strings.Join(procs, " "); got != "1 1 2 2 2 2 1 1 2 2 2 2" {
 		t.Errorf("gomaxprocs config per result: %s", got)
 	}
 	if runtime.GOMAXPROCS(0) != orig {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,7 +100,9 @@ type plan struct {
 	skips  []bench.Benchmark
 }
 
-// makePlans lists the benchmarks for each GOMAXPROCS in cpus.
+// makePlans lists the benchmarks for each GOMAXPROCS in cpus. In a sweep,
+// the workloads that run on one goroutine run only at the largest value:
+// more Ps would not change what they measure, and they would double the run.
 func makePlans(o *runOptions, cpus []int) ([]plan, bench.Params, error) {
 	params := bench.DefaultParams()
 	if o.published {
@@ -118,6 +121,7 @@ func makePlans(o *runOptions, cpus []int) ([]plan, bench.Params, error) {
 	}
 	orig := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(orig)
+	top := slices.Max(cpus)
 	var plans []plan
 	for _, procs := range cpus {
 		runtime.GOMAXPROCS(procs)
@@ -131,7 +135,7 @@ func makePlans(o *runOptions, cpus []int) ([]plan, bench.Params, error) {
 		}
 		prev := ""
 		for _, bm := range bench.List(&params, designs) {
-			if !re.MatchString(bm.Name) {
+			if !re.MatchString(bm.Name) || procs != top && !bm.Workload.Threads {
 				continue
 			}
 			if bm.Skip != "" {
