@@ -232,7 +232,12 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 	}
 	// Detach partial slabs until their free objects reach min without going
 	// past max (get_partial_node_bulk).
-	var detached *slab
+	type detachedSlab struct {
+		s  *slab
+		fl uintptr
+	}
+	var buf [8]detachedSlab
+	detached := buf[:0]
 	free := 0
 	for s := n.partialHead; s != nil && free < min; {
 		cnt := s.counters().free()
@@ -244,18 +249,16 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 		// The kernel takes the freelists after dropping list_lock; taking
 		// them here keeps every slab with free objects either on the partial
 		// list or in the hands of a list_lock holder, which Validate checks.
-		s.taken = c.takeFreelist(s)
-		s.cpuNext = detached
-		detached = s
+		// Once its freelist is taken, a free may put the slab back on the
+		// partial list and another refill may detach it again, so what we
+		// took is kept here, not in the slab.
+		detached = append(detached, detachedSlab{s, c.takeFreelist(s)})
 		free += cnt
 		s = next
 	}
 	n.unlock()
-	for s := detached; s != nil; {
-		next := s.cpuNext
-		s.cpuNext = nil
-		fl := s.taken
-		s.taken = 0
+	for _, d := range detached {
+		s, fl := d.s, d.fl
 		for fl != 0 && got < max {
 			dst[got] = fl
 			got++
@@ -272,7 +275,6 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 				c.deferFreelist(head, tail, cnt)
 			}
 		}
-		s = next
 	}
 	for got < min {
 		s := c.newSlab(noblock)

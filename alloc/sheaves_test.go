@@ -1,7 +1,12 @@
 package alloc
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 // A P without a spare whose main fills up trades the full main for an empty
@@ -45,4 +50,224 @@ func TestSheavesFullMainWithoutSpare(t *testing.T) {
 			mustDestroy(t, c)
 		})
 	}
+}
+
+// On one P the per-P counters are exact: allocations from a main sheaf with
+// objects are ALLOC_FASTPATH, frees into a main sheaf with room are
+// FREE_FASTPATH, and the first allocation refills one sheaf (SHEAF_REFILL
+// counts its objects) after finding the barn empty (BARN_GET_FAIL).
+func TestSheavesFastPathCounters(t *testing.T) {
+	withProcs(t, 1)
+	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "fastpath", 64, cfg)
+		capacity := c.sheafCapacity
+		first := c.Alloc()
+		st := c.Stats()
+		if got := st.Counters[SheafRefill]; got != uint64(capacity) {
+			t.Errorf("SHEAF_REFILL %d after the first Alloc, want %d", got, capacity)
+		}
+		if got := st.Counters[BarnGetFail]; got != 1 {
+			t.Errorf("BARN_GET_FAIL %d, want 1", got)
+		}
+		if got := st.Counters[AllocSlab]; got != 1 {
+			t.Errorf("ALLOC_SLAB %d, want 1", got)
+		}
+		if st.CachedObjects != int64(capacity-1) || st.ActiveObjects != 1 {
+			t.Errorf("cached %d active %d, want %d and 1", st.CachedObjects, st.ActiveObjects, capacity-1)
+		}
+		a0, f0 := st.Counters[AllocFastpath], st.Counters[FreeFastpath]
+		objs := allocN(t, c, capacity-1)
+		st = c.Stats()
+		if got := st.Counters[AllocFastpath] - a0; got != uint64(capacity-1) {
+			t.Errorf("ALLOC_FASTPATH +%d for %d allocations from a full main", got, capacity-1)
+		}
+		if st.Counters[SheafRefill] != uint64(capacity) {
+			t.Errorf("SHEAF_REFILL %d: allocations from the main sheaf refilled", st.Counters[SheafRefill])
+		}
+		freeAll(c, objs)
+		if got := counter(c, FreeFastpath) - f0; got != uint64(capacity-1) {
+			t.Errorf("FREE_FASTPATH +%d for %d frees into an empty main", got, capacity-1)
+		}
+		if got := counter(c, FreeSlowpath); got != 0 {
+			t.Errorf("FREE_SLOWPATH %d, want 0", got)
+		}
+		c.Free(first)
+		mustValidate(t, c)
+		mustDestroy(t, c)
+	})
+}
+
+// Frees that fill main sheaf after main sheaf park full sheaves in the barn
+// (BARN_PUT) up to maxFullSheaves; past that the barn refuses
+// (BARN_PUT_FAIL) and the sheaf is flushed to slabs (SHEAF_FLUSH).
+// Allocation then trades empty mains for the barn's full sheaves (BARN_GET).
+func TestSheavesBarn(t *testing.T) {
+	withProcs(t, 1)
+	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "barn", 64, cfg)
+		capacity := c.sheafCapacity
+		n := (maxFullSheaves + 6) * capacity
+		objs := allocN(t, c, n)
+		freeAll(c, objs)
+		st := c.Stats()
+		if c.barn.nrFull != maxFullSheaves {
+			t.Errorf("barn holds %d full sheaves, want %d", c.barn.nrFull, maxFullSheaves)
+		}
+		if st.Counters[BarnPut] < maxFullSheaves {
+			t.Errorf("BARN_PUT %d, want >= %d", st.Counters[BarnPut], maxFullSheaves)
+		}
+		if st.Counters[BarnPutFail] == 0 {
+			t.Error("BARN_PUT_FAIL not counted with more than 10 full sheaves")
+		}
+		if st.Counters[SheafFlush] < uint64(capacity) {
+			t.Errorf("SHEAF_FLUSH %d, want at least one sheaf (%d)", st.Counters[SheafFlush], capacity)
+		}
+		if st.Counters[SheafFlush]%uint64(capacity) != 0 {
+			t.Errorf("SHEAF_FLUSH %d is not a number of full sheaves of %d", st.Counters[SheafFlush], capacity)
+		}
+		// main + spare + barn hold the rest; the flushed objects are back
+		// in slabs.
+		if want := int64(n) - int64(st.Counters[SheafFlush]); st.CachedObjects != want {
+			t.Errorf("cached %d, want %d", st.CachedObjects, want)
+		}
+		if st.ActiveObjects != 0 {
+			t.Errorf("ActiveObjects %d after freeing everything", st.ActiveObjects)
+		}
+		mustValidate(t, c)
+		// Main and spare are full; then the barn's sheaves follow.
+		getBefore := counter(c, BarnGet)
+		objs = allocN(t, c, (maxFullSheaves+2)*capacity)
+		if got := counter(c, BarnGet) - getBefore; got != maxFullSheaves {
+			t.Errorf("BARN_GET +%d while allocating %d sheaves' worth, want %d", got, maxFullSheaves+2, maxFullSheaves)
+		}
+		if c.barn.nrFull != 0 {
+			t.Errorf("barn still holds %d full sheaves", c.barn.nrFull)
+		}
+		freeAll(c, objs)
+		mustValidate(t, c)
+		c.Shrink()
+		st = c.Stats()
+		if st.Slabs != 0 || st.CachedObjects != 0 || c.barn.nrFull+c.barn.nrEmpty != 0 {
+			t.Errorf("after Shrink: %d slabs, %d cached, barn %d+%d", st.Slabs, st.CachedObjects, c.barn.nrFull, c.barn.nrEmpty)
+		}
+		mustDestroy(t, c)
+	})
+}
+
+// GOMAXPROCS may grow while a cache is in use (new Ps get sheaves or cpu
+// slabs) and shrink again (idle Ps keep what they cached until a flush).
+func TestGOMAXPROCSChange(t *testing.T) {
+	withProcs(t, 2)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		runtime.GOMAXPROCS(2)
+		c := mustCache(t, "procs", 96, cfg)
+		work := func(g int) {
+			var wg sync.WaitGroup
+			for i := 0; i < g; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					objs := make([]unsafe.Pointer, 0, 300)
+					for r := 0; r < 5; r++ {
+						for k := 0; k < 300; k++ {
+							p := c.Alloc()
+							if p == nil {
+								t.Error("Alloc returned nil")
+								return
+							}
+							objs = append(objs, p)
+						}
+						runtime.Gosched()
+						freeAll(c, objs)
+						objs = objs[:0]
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		work(4)
+		runtime.GOMAXPROCS(8)
+		work(16)
+		keep := allocN(t, c, 500) // some of it cached on high Ps
+		runtime.GOMAXPROCS(2)
+		work(4)
+		mustValidate(t, c)
+		runtime.GOMAXPROCS(6)
+		freeAll(c, keep)
+		runtime.GOMAXPROCS(2)
+		if n := activeObjects(c); n != 0 {
+			t.Errorf("ActiveObjects %d after freeing everything", n)
+		}
+		c.Shrink()
+		if st := c.Stats(); st.Slabs != 0 || st.CachedObjects != 0 {
+			t.Errorf("after Shrink: %d slabs, %d cached", st.Slabs, st.CachedObjects)
+		}
+		mustValidate(t, c)
+		mustDestroy(t, c)
+	})
+}
+
+// Shrink, Validate and Stats flush and inspect the per-P caches of other
+// goroutines while they allocate and free.
+func TestRemoteFlushWhileAllocating(t *testing.T) {
+	withProcs(t, 4)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "remote-flush", 48, cfg)
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		var ops atomic.Int64
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(tag byte) {
+				defer wg.Done()
+				held := make([]unsafe.Pointer, 0, 200)
+				for i := 0; !stop.Load(); i++ {
+					p := c.Alloc()
+					if p == nil {
+						t.Error("Alloc returned nil")
+						return
+					}
+					fillPattern(p, 48, tag)
+					held = append(held, p)
+					if len(held) == cap(held) || i%7 == 0 {
+						for _, q := range held {
+							if err := checkPattern(q, 48, tag); err != nil {
+								t.Error(err)
+								stop.Store(true)
+							}
+						}
+						freeAll(c, held)
+						held = held[:0]
+					}
+					ops.Add(1)
+				}
+				freeAll(c, held)
+			}(byte(g))
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for i := 0; i < 100 || ops.Load() < 20000 && time.Now().Before(deadline); i++ {
+			switch i % 3 {
+			case 0:
+				c.Shrink()
+			case 1:
+				if err := c.Validate(); err != nil {
+					t.Error(err)
+				}
+			case 2:
+				if st := c.Stats(); st.ActiveObjects < 0 || st.ActiveObjects > st.Objects {
+					t.Errorf("Stats: %d active of %d", st.ActiveObjects, st.Objects)
+				}
+			}
+		}
+		stop.Store(true)
+		wg.Wait()
+		if ops.Load() == 0 {
+			t.Error("the allocating goroutines did not run")
+		}
+		mustValidate(t, c)
+		if n := activeObjects(c); n != 0 {
+			t.Errorf("ActiveObjects %d after freeing everything", n)
+		}
+		mustDestroy(t, c)
+	})
 }

@@ -37,9 +37,6 @@ type slab struct {
 	onCPUPartial bool
 	cpuNext      *slab
 	cpuSlabs     int
-
-	// taken is the freelist a refill detached, while the slab is isolated.
-	taken uintptr
 }
 
 // The counters word, like the kernel's {inuse:16, objects:15, frozen:1}, plus
