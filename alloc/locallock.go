@@ -30,6 +30,7 @@ type localLock struct {
 // tryLock takes the lock for the pinned owner. It fails only while a remote
 // locker holds it.
 func (l *localLock) tryLock() bool {
+	ownerAcquire(l)
 	ownerStore(&l.busy, 1)
 	if atomic.LoadUint32(&l.remote) != 0 {
 		ownerStore(&l.busy, 0)

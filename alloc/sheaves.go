@@ -156,12 +156,13 @@ func (c *Cache) installSheaf(sh *Sheaf) {
 		c.stashEmpty(toEmpty)
 	}
 	if toFull != nil {
-		if toFull.size == 0 {
+		// Once in the barn the sheaf is anyone's: read its size first.
+		if n := toFull.size; n == 0 {
 			c.stashEmpty(toFull)
 		} else {
 			c.barn.putFull(toFull, true)
 			c.stat(BarnPut)
-			c.trace(EventBarnPut, nil, toFull.size)
+			c.trace(EventBarnPut, nil, n)
 		}
 	}
 }
@@ -283,9 +284,9 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 		c.stashEmpty(toEmpty)
 	}
 	if toFull != nil {
-		if c.barn.putFull(toFull, false) {
+		if n := toFull.size; c.barn.putFull(toFull, false) {
 			c.stat(BarnPut)
-			c.trace(EventBarnPut, nil, toFull.size)
+			c.trace(EventBarnPut, nil, n)
 		} else {
 			c.stat(BarnPutFail)
 			c.flushSheaf(toFull)

@@ -81,7 +81,10 @@ func Instruction() string {
 func CompareAndSwap(p *Pair, oldLo, oldHi, newLo, newHi uint64) bool {
 	checkAligned(p)
 	if hardware() {
-		return cas128(p, oldLo, oldHi, newLo, newHi)
+		raceRelease(p)
+		ok := cas128(p, oldLo, oldHi, newLo, newHi)
+		raceAcquire(p)
+		return ok
 	}
 	return portableCAS(p, oldLo, oldHi, newLo, newHi)
 }
@@ -94,7 +97,9 @@ func CompareAndSwap(p *Pair, oldLo, oldHi, newLo, newHi uint64) bool {
 func Load(p *Pair) (lo, hi uint64) {
 	checkAligned(p)
 	if hardware() {
-		return load128(p)
+		lo, hi = load128(p)
+		raceAcquire(p)
+		return lo, hi
 	}
 	return portableLoad(p)
 }
