@@ -3,7 +3,7 @@
 # every design, interleaved, COUNT times, at GOMAXPROCS 1 and every power of
 # two up to the number of CPUs (the one-goroutine workloads at the largest
 # only), and writes the raw results to results/MACHINE_DATE_TIME.txt, then an
-# HTML report with plots beside them. On 2 cores it takes about five minutes.
+# HTML report with plots beside them. On 2 cores it takes about four minutes.
 #
 # Usage: bash scripts/bench.sh [slabbench flags...]
 #   e.g. bash scripts/bench.sh -designs sheaves,cpuslab -bench 'Batch|Xmalloc'

@@ -19,7 +19,7 @@
 //	$ go run ./cmd/slabbench
 //	slabbench: machine oxide-virtual-turin-like-2cpu, go1.26.8, dcas cmpxchg16b, commit 1a2b3c4d5e6f
 //	slabbench: machine is idle (2% busy)
-//	slabbench: 148 benchmarks × 10 runs (36 combinations skipped: slabbench list shows why)
+//	slabbench: 152 benchmarks × 10 runs (44 combinations skipped: slabbench list shows why)
 //	slabbench: writing results/oxide-virtual-turin-like-2cpu_2026-01-05_101500.txt
 //	[rep 3/10  27%  2m05s left] Batch/n=100/order=shuffled/design=mcache-2
 //	...
