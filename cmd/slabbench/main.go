@@ -6,6 +6,7 @@
 //	slabbench [flags]                 run the suite (see below)
 //	slabbench compare [flags] FILE... compare results by design, or across files
 //	slabbench report [flags] FILE...  write an HTML report with plots
+//	slabbench targets [FILE]          check the project's performance targets
 //	slabbench list [flags]            list the benchmarks and what is skipped
 //
 // # Running
@@ -64,7 +65,17 @@
 //	$ slabbench compare laptop=results/a.txt server=results/b.txt
 //	$ slabbench compare -filter '/design:(sheaves OR cpuslab)' results/a.txt
 //
-// With no FILE, compare and report use the newest file in results/.
+// With no FILE, compare, report and targets use the newest file in results/.
+//
+// # Targets
+//
+// `slabbench targets FILE` checks the targets of the benchmark issue: for
+// example that Pair/size=64 on sheaves costs at most 1.5 times floor, that
+// sheaves is faster than cpuslab on Batch with n=100 and 1000 (significantly,
+// by the U test), and that Larson's memory goes back after Shrink. Each line
+// gives the ratio of the two medians, the bound, the p-value where the
+// target asks for a significant difference, and "met" or by how much it was
+// missed.
 //
 // # Reporting
 //
@@ -99,7 +110,7 @@ func slabbench(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := "run", args
 	if len(args) > 0 {
 		switch args[0] {
-		case "compare", "report", "list", "run":
+		case "compare", "report", "targets", "list", "run":
 			cmd, rest = args[0], args[1:]
 		case "help":
 			fmt.Fprint(stdout, usage)
@@ -112,6 +123,8 @@ func slabbench(args []string, stdout, stderr io.Writer) int {
 		err = cmdCompare(rest, stdout, stderr)
 	case "report":
 		err = cmdReport(rest, stdout, stderr)
+	case "targets":
+		err = cmdTargets(rest, stdout, stderr)
 	case "list":
 		err = cmdList(rest, stdout, stderr)
 	default:
@@ -132,6 +145,7 @@ const usage = `usage:
   slabbench [flags]                 run the suite, save results, print the comparison
   slabbench compare [flags] FILE... compare results by design, or across files
   slabbench report [flags] FILE...  write an HTML report with plots
+  slabbench targets [FILE]          check the project's performance targets
   slabbench list [flags]            list the benchmarks and what is skipped
 Run "slabbench CMD -h" for the flags of each; "go doc ./cmd/slabbench" for more.
 `

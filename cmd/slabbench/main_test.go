@@ -113,6 +113,7 @@ func TestCompareGolden(t *testing.T) {
 		{"compare-design.golden", []string{"compare", "testdata/small.txt"}},
 		{"compare-file.golden", []string{"compare", "-units", "ns/op,frees/s", "testdata/small.txt", "testdata/small-rerun.txt"}},
 		{"compare-filter.golden", []string{"compare", "-filter", "/design:(sheaves OR cpuslab)", "-units", "ns/op", "testdata/small.txt"}},
+		{"targets.golden", []string{"targets", "testdata/small.txt"}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			out, errOut, code := run(t, c.args...)
