@@ -293,10 +293,28 @@ func (c *Cache) checkLive() {
 // MemoryLimit is reached. The object's contents are unspecified (what the
 // constructor set, for caches with a Ctor).
 func (c *Cache) Alloc() unsafe.Pointer {
-	if c.mode == modeSheaves {
-		return ptr(c.sheavesAlloc())
+	if c.mode != modeSheaves {
+		return ptr(c.allocOther())
 	}
-	return ptr(c.allocOther())
+	// The sheaves fast path, written out here to save two calls; anything
+	// else goes to sheavesAlloc, which starts over.
+	pid := procPin()
+	if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		p := &pcs.p[pid]
+		if p.lock.tryLock() {
+			if m := p.main; m.size > 0 {
+				m.size--
+				a := m.objs[m.size]
+				pstat(&p.stat[AllocFastpath])
+				p.lock.unlock()
+				procUnpin()
+				return ptr(a)
+			}
+			p.lock.unlock()
+		}
+	}
+	procUnpin()
+	return ptr(c.sheavesAlloc())
 }
 
 func (c *Cache) allocOther() uintptr {
@@ -311,15 +329,36 @@ func (c *Cache) allocOther() uintptr {
 // address, before anything changes.
 func (c *Cache) Free(obj unsafe.Pointer) {
 	a := uintptr(obj)
-	if a == 0 {
+	s := lookupSlab(a)
+	if s == nil || s.cache != c || !c.validSlot(s, a) {
+		if a == 0 {
+			return
+		}
+		s = c.checkObject("Free", a) // panics
+	}
+	if c.mode != modeSheaves {
+		c.freeOther(s, a)
 		return
 	}
-	s := c.checkObject("Free", a)
-	if c.mode == modeSheaves {
-		c.sheavesFree(s, a)
-		return
+	// The sheaves fast path, as in Alloc; a full main or a possible double
+	// free goes to sheavesFree.
+	pid := procPin()
+	if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		p := &pcs.p[pid]
+		if p.lock.tryLock() {
+			if m := p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
+				m.objs[m.size] = a
+				m.size++
+				pstat(&p.stat[FreeFastpath])
+				p.lock.unlock()
+				procUnpin()
+				return
+			}
+			p.lock.unlock()
+		}
 	}
-	c.freeOther(s, a)
+	procUnpin()
+	c.sheavesFree(s, a)
 }
 
 func (c *Cache) freeOther(s *slab, a uintptr) {

@@ -41,7 +41,7 @@ func (l *localLock) tryLock() bool {
 
 // unlock releases the owner's hold: a release store, so everything the
 // owner wrote is visible to a remote locker that sees busy == 0.
-func (l *localLock) unlock() { ownerStore(&l.busy, 0) }
+func (l *localLock) unlock() { ownerRelease(&l.busy) }
 
 // lockRemote takes the locks of all ls from outside their Ps. The caller
 // holds the cache's flushMu so that remote lockers exclude each other.

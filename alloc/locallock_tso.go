@@ -15,3 +15,7 @@ func ownerStore(p *uint32, v uint32) {
 	}
 	*p = v
 }
+
+// ownerRelease is the owner's unlock store. Releasing needs no store-load
+// order, and a plain store is a release store here, so it never fences.
+func ownerRelease(p *uint32) { *p = 0 }
