@@ -236,7 +236,7 @@ func (h *pageHeap) grow(n int) (*chunk, error) {
 
 // register adds a mapping of size bytes at base as a chunk. h.mu is held.
 func (h *pageHeap) register(base, size uintptr) *chunk {
-	if base>>addrBits != 0 || (base+size-1)>>addrBits != 0 {
+	if uint64(base)>>addrBits != 0 || uint64(base+size-1)>>addrBits != 0 {
 		panic("slub: the OS mapped memory above the supported address range")
 	}
 	np := int(size / pageSize)
@@ -266,7 +266,7 @@ func (h *pageHeap) register(base, size uintptr) *chunk {
 
 // lookupChunk returns the chunk that holds address a, or nil.
 func lookupChunk(a uintptr) *chunk {
-	if a>>addrBits != 0 {
+	if uint64(a)>>addrBits != 0 { // never true on 32-bit platforms
 		return nil
 	}
 	l2 := chunkTable[a>>(chunkShift+l2Bits)].Load()
