@@ -110,7 +110,7 @@ func (h *Heap) Malloc(size int) unsafe.Pointer {
 
 // mallocLarge serves sizes above the largest class with whole pages.
 func (h *Heap) mallocLarge(size int) uintptr {
-	np := (size + pageSize - 1) / pageSize
+	np := (size-1)/pageSize + 1 // size+pageSize-1 would overflow for huge sizes
 	if np > 1<<24 {
 		return 0
 	}

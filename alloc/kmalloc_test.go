@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unsafe"
@@ -130,17 +131,24 @@ func TestHeapZeroAndNegative(t *testing.T) {
 		h.FreeNoLock(z)
 		h.Free(nil)
 		h.FreeNoLock(nil)
-		for _, n := range []int{-1, -8192, -1 << 40} {
+		for _, n := range []int{-1, -8192, math.MinInt} {
 			if h.Malloc(n) != nil || h.Zalloc(n) != nil || h.MallocNoLock(n) != nil {
 				t.Errorf("size %d: not nil", n)
 			}
 		}
-		if h.Malloc(1<<62) != nil {
-			t.Error("Malloc(1<<62) is not nil")
+		// Sizes whose page count would overflow when rounded up.
+		inUse := ReadPageStats().InUse
+		for _, n := range []int{math.MaxInt, math.MaxInt - pageSize + 2, math.MaxInt / 2} {
+			if h.Malloc(n) != nil || h.Zalloc(n) != nil {
+				t.Errorf("Malloc(%d) is not nil", n)
+			}
+		}
+		if ReadPageStats().InUse != inUse {
+			t.Errorf("huge failed allocations changed InUse from %d to %d", inUse, ReadPageStats().InUse)
 		}
 		p := h.Malloc(40)
-		if h.Realloc(p, -1) != nil {
-			t.Error("Realloc(p, -1) is not nil")
+		if h.Realloc(p, -1) != nil || h.Realloc(p, math.MaxInt) != nil {
+			t.Error("Realloc(p, -1) or Realloc(p, MaxInt) is not nil")
 		}
 		h.Free(p) // still valid
 		mustDestroyHeap(t, h)

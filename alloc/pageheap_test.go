@@ -134,7 +134,7 @@ func TestLookupSlab(t *testing.T) {
 	}
 
 	var goVar [64]byte
-	for _, a := range []uintptr{0, 1, pageSize, uintptr(unsafe.Pointer(&goVar)), uintptr(unsafe.Pointer(&objs)), 1 << 62, ^uintptr(0), zeroSize()} {
+	for _, a := range []uintptr{0, 1, pageSize, uintptr(unsafe.Pointer(&goVar)), uintptr(unsafe.Pointer(&objs)), ^uintptr(0) >> 1, ^uintptr(0), zeroSize()} {
 		if s := lookupSlab(a); s != nil {
 			t.Errorf("lookupSlab(%#x) = %p, want nil", a, s)
 		}
