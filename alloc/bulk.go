@@ -43,6 +43,9 @@ func (c *Cache) allocBulk(dst []uintptr) int {
 		if got < len(dst) {
 			c.checkLive()
 			got += c.refillObjects(dst[got:], len(dst)-got, false)
+			if got < len(dst) && c.reclaim() {
+				got += c.refillObjects(dst[got:], len(dst)-got, false)
+			}
 		}
 	case modeCPUSlab:
 		got = c.cpuAllocBulk(dst)
@@ -104,7 +107,9 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 	for got < len(dst) {
 		a := c.cpuSlabAllocSlow(false)
 		if a == 0 {
-			break
+			if a = c.cpuReclaimAlloc(); a == 0 {
+				break
+			}
 		}
 		dst[got] = a
 		got++

@@ -108,14 +108,20 @@ func (c *Cache) cpuCAS(cc *kmemCacheCPU, oldFL, oldTid, newFL, newTid uint64) bo
 // (head, tid) -> (next, tid+step).
 func (c *Cache) cpuSlabAlloc() uintptr {
 	if !c.lockless {
-		return c.cpuSlabAllocSlow(false)
+		if a := c.cpuSlabAllocSlow(false); a != 0 {
+			return a
+		}
+		return c.cpuReclaimAlloc()
 	}
 	cc, step := c.thisCPU()
 	for {
 		tid := atomic.LoadUint64(&cc.pair.Hi)
 		obj := uintptr(atomic.LoadUint64(&cc.pair.Lo))
 		if obj == 0 || cc.slab.Load() == nil {
-			return c.cpuSlabAllocSlow(false)
+			if a := c.cpuSlabAllocSlow(false); a != 0 {
+				return a
+			}
+			return c.cpuReclaimAlloc()
 		}
 		// get_freepointer_safe: obj may have been taken by a racing
 		// goroutine and reused; the read is harmless (slab memory stays
@@ -255,6 +261,15 @@ func (c *Cache) cpuSlabAllocSlow(noblock bool) uintptr {
 		cc.slab.Store(s)
 		return a
 	}
+}
+
+// cpuReclaimAlloc retries a failed allocation once after flushing the cpu
+// slabs and cpu partial lists of every P (see reclaim).
+func (c *Cache) cpuReclaimAlloc() uintptr {
+	if !c.reclaim() {
+		return 0
+	}
+	return c.cpuSlabAllocSlow(false)
 }
 
 // popCPUFreelist pops the cpu freelist under the per-P lock (frees may race).

@@ -30,6 +30,18 @@ func (n *node) lock(noblock bool) bool {
 
 func (n *node) unlock() { n.listLock.Unlock() }
 
+func (n *node) slabCount() int {
+	n.lock(false)
+	defer n.unlock()
+	return n.nrSlabs
+}
+
+func (n *node) partialCount() int {
+	n.lock(false)
+	defer n.unlock()
+	return n.nrPartial
+}
+
 // addPartial puts s on the partial list, at the tail or the head.
 func (n *node) addPartial(s *slab, tail bool) {
 	s.onPartial = true

@@ -110,7 +110,7 @@ func (c *Cache) sheavesAllocSlow(pid int) uintptr {
 		if full == nil {
 			full = c.newSheaf(c.sheafCapacity)
 		}
-		if !c.refillSheaf(full, false) {
+		if !c.refillSheaf(full, false) && !(c.reclaim() && c.refillSheaf(full, false)) {
 			c.stashEmpty(full)
 			return 0
 		}
@@ -311,6 +311,18 @@ func (c *Cache) flushPCS() {
 		}
 	}
 	unlockRemote(pcs.locks)
+}
+
+// reclaim runs when memory (the OS or MemoryLimit) says no: free objects
+// cached in other Ps' sheaves, cpu slabs and the barn pin slabs that could
+// serve the request, so flush them and report whether there was anything to
+// flush. Never called from a no-lock path.
+func (c *Cache) reclaim() bool {
+	before := c.limit.used.Load()
+	slabs := c.node.slabCount()
+	c.flushAll()
+	c.discardEmpty()
+	return c.limit.used.Load() < before || c.node.slabCount() != slabs || c.node.partialCount() > 0
 }
 
 // shrinkBarn is barn_shrink: flush the full sheaves, drop them all.
