@@ -46,7 +46,7 @@ func (c *Cache) drainDeferred() {
 func (c *Cache) freeDeferredObject(o uintptr) {
 	s := lookupSlab(o)
 	if c.debug != 0 {
-		c.debugFree(s, o, false)
+		c.debugFreeDeferred(s, o)
 		return
 	}
 	c.slabFree(s, o, o, 1, false)

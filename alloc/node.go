@@ -275,11 +275,17 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 			dst[got] = fl
 			got++
 			fl = c.getFP(fl)
+			if c.random != 0 {
+				c.checkNextFree(s, dst[got-1], fl)
+			}
 		}
 		if fl != 0 {
 			// More than we could take (frees raced in): give the rest back.
 			head, tail, cnt := fl, fl, 1
 			for x := c.getFP(fl); x != 0; x = c.getFP(x) {
+				if c.random != 0 {
+					c.checkNextFree(s, tail, x)
+				}
 				tail = x
 				cnt++
 			}
@@ -343,6 +349,9 @@ func (c *Cache) allocFromSlabs(noblock bool) uintptr {
 			}
 			next := c.getFP(fl)
 			if c.cmpxchg(s, fl, oc, next, oc.withInuse(oc.inuse()+1).next()) {
+				if c.random != 0 {
+					c.checkNextFree(s, fl, next)
+				}
 				if next == 0 {
 					n.removePartial(s)
 				}

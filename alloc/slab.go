@@ -37,6 +37,8 @@ type slab struct {
 	onCPUPartial bool
 	cpuNext      *slab
 	cpuSlabs     int
+
+	dbg *slabDebug // debug caches: per-object state, see debug.go
 }
 
 // The counters word, like the kernel's {inuse:16, objects:15, frozen:1}, plus
