@@ -18,8 +18,11 @@ func (c *Cache) Shrink() {
 	ReleaseFree()
 }
 
-// flushAll empties every per-P cache, the barn and the deferred list.
+// flushAll empties the deferred list, every per-P cache and the barn. The
+// deferred list goes first: freeing its objects can put slabs on cpu
+// partial lists, which the per-P flush then drains.
 func (c *Cache) flushAll() {
+	c.drainDeferred()
 	switch c.mode {
 	case modeSheaves:
 		c.flushPCS()
@@ -29,7 +32,6 @@ func (c *Cache) flushAll() {
 		c.flushCPUs()
 		c.flushMu.Unlock()
 	}
-	c.drainDeferred()
 }
 
 // discardEmpty frees every empty slab on the partial list, min_partial
