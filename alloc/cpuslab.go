@@ -248,7 +248,7 @@ func (c *Cache) cpuSlabAllocSlow(noblock bool) uintptr {
 			s.pair.Hi = uint64(mkCounters(c.objsPerSlab, c.objsPerSlab, true, 1))
 			n := &c.node
 			if !n.lock(noblock) {
-				c.freeSlabPages(s)
+				c.freeNewSlabNoLock(s)
 				return 0
 			}
 			n.addSlab(s)

@@ -43,7 +43,7 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 				n.unlock()
 			} else {
 				// Cannot register it now (free_new_slab_nolock).
-				c.freeSlabPages(s)
+				c.freeNewSlabNoLock(s)
 			}
 		}
 	}

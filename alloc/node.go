@@ -376,7 +376,7 @@ func (c *Cache) allocFromSlabs(noblock bool) uintptr {
 		if !n.lock(true) {
 			// Cannot register it now: give the fresh slab back
 			// (free_new_slab_nolock).
-			c.freeSlabPages(s)
+			c.freeNewSlabNoLock(s)
 			return 0
 		}
 		n.addSlab(s)

@@ -58,6 +58,10 @@ type pageHeap struct {
 	mu     sync.Mutex // protects chunks and every chunk's bitmaps
 	chunks []*chunk
 
+	// Page runs no-lock callers freed while mu was busy; freed by the next
+	// holder of mu.
+	pending atomic.Pointer[pendingRun]
+
 	// Mappings a no-lock caller made but could not register because mu was
 	// busy; the next grow uses them.
 	orphans sync.Mutex
@@ -95,6 +99,7 @@ func ReadPageStats() PageStats {
 func ReleaseFree() int64 {
 	pages.mu.Lock()
 	defer pages.mu.Unlock()
+	pages.drainPending()
 	var n int64
 	for _, ch := range pages.chunks {
 		for i := 0; i < ch.npages; {
@@ -129,6 +134,7 @@ func (h *pageHeap) allocPages(n, align int, s *slab, noblock bool) uintptr {
 	} else {
 		h.mu.Lock()
 	}
+	h.drainPending()
 	if a := h.findPages(n, align, s); a != 0 {
 		h.mu.Unlock()
 		return a
@@ -198,9 +204,56 @@ func (h *pageHeap) take(ch *chunk, i, n int, s *slab) uintptr {
 // freePages takes back the n pages at a. The memory stays resident until
 // ReleaseFree.
 func (h *pageHeap) freePages(a uintptr, n int) {
+	h.mu.Lock()
+	h.drainPending()
+	h.freeLocked(a, n)
+	h.mu.Unlock()
+}
+
+// pendingRun is a page run freed while h.mu was busy.
+type pendingRun struct {
+	a    uintptr
+	n    int
+	next *pendingRun
+}
+
+// freePagesNoBlock is freePages for the no-lock paths: when h.mu is busy
+// the run waits on a lock-free list for the next holder of h.mu. Its pages
+// stop belonging to their slab at once.
+func (h *pageHeap) freePagesNoBlock(a uintptr, n int) {
+	if h.mu.TryLock() {
+		h.freeLocked(a, n)
+		h.mu.Unlock()
+		return
+	}
 	ch := lookupChunk(a)
 	i := int((a - ch.base) >> pageShift)
-	h.mu.Lock()
+	for k := i; k < i+n; k++ {
+		ch.owner[k].Store(nil)
+	}
+	r := &pendingRun{a: a, n: n}
+	for {
+		r.next = h.pending.Load()
+		if h.pending.CompareAndSwap(r.next, r) {
+			return
+		}
+	}
+}
+
+// drainPending frees the runs of freePagesNoBlock. h.mu is held.
+func (h *pageHeap) drainPending() {
+	if h.pending.Load() == nil {
+		return
+	}
+	for r := h.pending.Swap(nil); r != nil; r = r.next {
+		h.freeLocked(r.a, r.n)
+	}
+}
+
+// freeLocked marks the n pages at a free. h.mu is held.
+func (h *pageHeap) freeLocked(a uintptr, n int) {
+	ch := lookupChunk(a)
+	i := int((a - ch.base) >> pageShift)
 	for k := i; k < i+n; k++ {
 		ch.owner[k].Store(nil)
 	}
@@ -210,7 +263,6 @@ func (h *pageHeap) freePages(a uintptr, n int) {
 	if i < ch.hint {
 		ch.hint = i
 	}
-	h.mu.Unlock()
 	h.inUse.Add(-int64(n) * pageSize)
 	h.freeResident.Add(int64(n) * pageSize)
 }

@@ -199,6 +199,14 @@ func (c *Cache) freeSlabPages(s *slab) {
 	c.stat(FreeSlab)
 }
 
+// freeNewSlabNoLock gives back a fresh slab that a no-lock path could not
+// register (free_new_slab_nolock), without waiting on the page heap lock.
+func (c *Cache) freeNewSlabNoLock(s *slab) {
+	pages.freePagesNoBlock(s.start, s.npages)
+	c.limit.release(int64(s.npages) * pageSize)
+	c.stat(FreeSlab)
+}
+
 // badPointer panics for a pointer this cache did not hand out. It runs
 // before anything changes.
 func (c *Cache) badPointer(op string, a uintptr, why string) {

@@ -8,8 +8,8 @@ const (
 	EventSlabFree                       // a slab went back to the page heap (list_lock held)
 	EventSheafRefill                    // a sheaf was refilled from slabs (Objects: how many)
 	EventSheafFlush                     // a sheaf was flushed to slabs (Objects: how many)
-	EventBarnGet                        // a full sheaf was taken from the barn
-	EventBarnPut                        // a full sheaf was put in the barn
+	EventBarnGet                        // a full sheaf was taken from the barn (unpinned paths; see below)
+	EventBarnPut                        // a full sheaf was put in the barn (unpinned paths; see below)
 	EventDeactivate                     // old design: a cpu slab was deactivated (list_lock held)
 	EventDeferredDrain                  // deferred frees were drained (Objects: how many)
 )
@@ -31,6 +31,13 @@ func (k EventKind) String() string {
 // (and Heap.MallocNoLock, Heap.FreeNoLock) of any cache, this one included;
 // calling Alloc, Free or anything else that may wait on a lock is a
 // programmer error and can deadlock.
+//
+// Because a hook never runs pinned, the barn trades that the fast paths make
+// while pinned (an empty main for a full barn sheaf, a full main for an empty
+// one) are counted in BARN_GET and BARN_PUT but not traced; the barn events
+// come from the unpinned slow paths. A hook that allocates or frees during
+// Shrink, Validate or Destroy moves objects while those run: Destroy may then
+// report them as still allocated.
 type Event struct {
 	Kind    EventKind
 	Cache   *Cache
