@@ -119,9 +119,8 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// The free pointer of a fresh slab's objects is where the layout says: the
-// word at fpOffset of an object just handed out from a new slab links to
-// the next slot.
+// The free pointer of a fresh slab's free objects is where the layout says:
+// the word at fpOffset of the first free object links to the next slot.
 func TestFreePointerPlacement(t *testing.T) {
 	eachVariant(t, func(t *testing.T, cfg Config) {
 		for _, ctor := range []bool{false, true} {
@@ -131,9 +130,21 @@ func TestFreePointerPlacement(t *testing.T) {
 			c := mustCache(t, "fp", 64, cfg)
 			p := uintptr(c.Alloc())
 			s := lookupSlab(p)
-			if p+uintptr(c.size) < s.end {
-				if got := loadWord(p + c.fpOffset); got != p+uintptr(c.size) && got != p-uintptr(c.size) {
-					t.Errorf("ctor %v: word at offset %d of a fresh object is %#x, want a neighbouring slot (%#x)", ctor, c.fpOffset, got, p+uintptr(c.size))
+			head := s.freelist()
+			if head == 0 && c.mode == modeCPUSlab {
+				// The cpu slab's free objects are on its P's cpu freelist.
+				for _, cc := range c.cpus.Load().c {
+					if cc.slab.Load() == s {
+						head = loadCPUFreelist(cc)
+					}
+				}
+			}
+			if head == 0 {
+				t.Fatalf("ctor %v: no free object in a fresh slab", ctor)
+			}
+			if head+uintptr(c.size) < s.end {
+				if got := loadWord(head + c.fpOffset); got != head+uintptr(c.size) {
+					t.Errorf("ctor %v: word at offset %d of free object %#x is %#x, want the next slot %#x", ctor, c.fpOffset, head, got, head+uintptr(c.size))
 				}
 			}
 			c.Free(ptr(p))

@@ -295,13 +295,13 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 		}
 	}
 	for got < min {
-		s := c.newSlab(noblock)
-		if s == nil {
-			break
-		}
 		k := c.objsPerSlab
 		if k > max-got {
 			k = max - got
+		}
+		s := c.newSlabTaking(noblock, k)
+		if s == nil {
+			break
 		}
 		o := s.base
 		for i := 0; i < k; i++ {
@@ -309,12 +309,7 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 			got++
 			o += uintptr(c.size)
 		}
-		if o >= s.end {
-			o = 0
-		}
-		s.pair.Lo = uint64(o)
-		s.pair.Hi = uint64(mkCounters(k, c.objsPerSlab, false, 1))
-		c.publishSlab(s, o != 0)
+		c.publishSlab(s, k < c.objsPerSlab)
 	}
 	return got
 }
@@ -364,14 +359,12 @@ func (c *Cache) allocFromSlabs(noblock bool) uintptr {
 		n.removePartial(s)
 	}
 	n.unlock()
-	s := c.newSlab(noblock)
+	s := c.newSlabTaking(noblock, 1)
 	if s == nil {
 		return 0
 	}
 	a := s.base
-	next := c.getFP(a)
-	s.pair.Lo = uint64(next)
-	s.pair.Hi = uint64(mkCounters(1, c.objsPerSlab, false, 1))
+	next := s.freelist()
 	if noblock {
 		if !n.lock(true) {
 			// Cannot register it now: give the fresh slab back

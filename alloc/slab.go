@@ -154,7 +154,12 @@ func (c *Cache) validSlot(s *slab, a uintptr) bool {
 // free. It returns nil when the memory limit or the OS says no. With noblock
 // it only try-locks and never maps memory from the OS. The slab is not on any
 // list yet.
-func (c *Cache) newSlab(noblock bool) *slab {
+func (c *Cache) newSlab(noblock bool) *slab { return c.newSlabTaking(noblock, 0) }
+
+// newSlabTaking is newSlab with the first take objects already handed to
+// the caller (counted in use, left off the freelist), so that a refill does
+// not link objects it takes at once.
+func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	bytes := int64(c.slabPages) * pageSize
 	if !c.limit.reserve(bytes) {
 		return nil
@@ -179,15 +184,19 @@ func (c *Cache) newSlab(noblock bool) *slab {
 			c.ctor(ptr(o))
 		}
 	}
-	for o := s.base; o < s.end; o += uintptr(c.size) {
+	first := s.base + uintptr(take*c.size)
+	for o := first; o < s.end; o += uintptr(c.size) {
 		next := o + uintptr(c.size)
 		if next >= s.end {
 			next = 0
 		}
 		c.setFP(o, next)
 	}
-	s.pair.Lo = uint64(s.base)
-	s.pair.Hi = uint64(mkCounters(0, c.objsPerSlab, false, 0))
+	if first >= s.end {
+		first = 0
+	}
+	s.pair.Lo = uint64(first)
+	s.pair.Hi = uint64(mkCounters(take, c.objsPerSlab, false, 0))
 	c.stat(AllocSlab)
 	return s
 }
