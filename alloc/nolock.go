@@ -15,7 +15,7 @@ func (c *Cache) AllocNoLock() unsafe.Pointer {
 	switch c.mode {
 	case modeSheaves:
 		// Sheaves: the per-P sheaf (try-lock), then a slab with try-locks.
-		if a = c.pcsAllocNoLock(); a == 0 {
+		if a = c.pcsPop(); a == 0 {
 			a = c.allocFromSlabs(true)
 		}
 	case modeCPUSlab:
@@ -29,29 +29,6 @@ func (c *Cache) AllocNoLock() unsafe.Pointer {
 	}
 	c.stat(NoLockAlloc)
 	return ptr(a)
-}
-
-// pcsAllocNoLock pops from this P's sheaves without waiting for the barn.
-func (c *Cache) pcsAllocNoLock() uintptr {
-	var a uintptr
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := &pcs.p[pid]
-		if p.lock.tryLock() {
-			m := p.main
-			if m.size == 0 {
-				m = c.replaceEmptyMain(p)
-			}
-			if m != nil {
-				m.size--
-				a = m.objs[m.size]
-				pstat(&p.stat[AllocFastpath])
-			}
-			p.lock.unlock()
-		}
-	}
-	procUnpin()
-	return a
 }
 
 // cpuAllocNoLock is the old design's kmalloc_nolock: the lockless fast path
@@ -89,7 +66,8 @@ func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
 	ok := false
 	switch c.mode {
 	case modeSheaves:
-		ok = c.pcsFreeNoLock(a) || c.freeToSlab(s, a, true)
+		// free_to_pcs with allow_spin=false: no sheaf allocation, no flush.
+		ok = c.pcsPush(a) || c.freeToSlab(s, a, true)
 	case modeCPUSlab:
 		// 6.18's kfree_nolock: only the cpu slab's push; any other object
 		// is deferred.
@@ -103,31 +81,6 @@ func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
 	}
 	c.deferFreelist(a, a, 1)
 	c.stat(NoLockFreeDeferred)
-}
-
-// pcsFreeNoLock pushes onto this P's sheaves (free_to_pcs with
-// allow_spin=false: no sheaf allocation, no flush).
-func (c *Cache) pcsFreeNoLock(a uintptr) bool {
-	ok := false
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := &pcs.p[pid]
-		if p.lock.tryLock() {
-			m := p.main
-			if m.full() {
-				m = c.replaceFullMain(p)
-			}
-			if m != nil {
-				m.objs[m.size] = a
-				m.size++
-				pstat(&p.stat[FreeFastpath])
-				ok = true
-			}
-			p.lock.unlock()
-		}
-	}
-	procUnpin()
-	return ok
 }
 
 // cpuFreeFast pushes a onto the cpu freelist if s is this P's cpu slab

@@ -50,8 +50,22 @@ func (c *Cache) growPCS(pid int) {
 	c.pcs.Store(a)
 }
 
-// sheavesAlloc is alloc_from_pcs: pop from this P's main sheaf.
+// sheavesAlloc is alloc_from_pcs followed by the slow path. Alloc has
+// already tried the main sheaf.
 func (c *Cache) sheavesAlloc() uintptr {
+	if a := c.pcsPop(); a != 0 {
+		return a
+	}
+	pid := procPin()
+	procUnpin()
+	return c.sheavesAllocSlow(pid)
+}
+
+// pcsPop pops from this P's sheaves: main, else a spare with objects, else a
+// full sheaf traded from the barn if its lock is free. It returns 0 when the
+// P has nothing at hand or its lock is taken; it never waits.
+func (c *Cache) pcsPop() uintptr {
+	var a uintptr
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
 		p := &pcs.p[pid]
@@ -62,17 +76,14 @@ func (c *Cache) sheavesAlloc() uintptr {
 			}
 			if m != nil {
 				m.size--
-				a := m.objs[m.size]
+				a = m.objs[m.size]
 				pstat(&p.stat[AllocFastpath])
-				p.lock.unlock()
-				procUnpin()
-				return a
 			}
 			p.lock.unlock()
 		}
 	}
 	procUnpin()
-	return c.sheavesAllocSlow(pid)
+	return a
 }
 
 // replaceEmptyMain is the pinned part of __pcs_replace_empty_main: swap with a
@@ -174,8 +185,20 @@ func (c *Cache) stashEmpty(sh *Sheaf) {
 	}
 }
 
-// sheavesFree is free_to_pcs: push onto this P's main sheaf.
+// sheavesFree is free_to_pcs followed by the slow path. Free has already
+// tried the main sheaf.
 func (c *Cache) sheavesFree(s *slab, a uintptr) {
+	if !c.pcsPush(a) {
+		c.sheavesFreeSlow(s, a)
+	}
+}
+
+// pcsPush pushes onto this P's sheaves: main, else a spare with room, else an
+// empty sheaf traded from the barn if its lock is free. It returns false when
+// none has room or the P's lock is taken; it never waits. An object already
+// on top of the main sheaf is a double free and panics.
+func (c *Cache) pcsPush(a uintptr) bool {
+	ok := false
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
 		p := &pcs.p[pid]
@@ -186,22 +209,20 @@ func (c *Cache) sheavesFree(s *slab, a uintptr) {
 				procUnpin()
 				c.doubleFree(a)
 			}
-			if m.size == len(m.objs) {
+			if m.full() {
 				m = c.replaceFullMain(p)
 			}
 			if m != nil {
 				m.objs[m.size] = a
 				m.size++
 				pstat(&p.stat[FreeFastpath])
-				p.lock.unlock()
-				procUnpin()
-				return
+				ok = true
 			}
 			p.lock.unlock()
 		}
 	}
 	procUnpin()
-	c.sheavesFreeSlow(s, a)
+	return ok
 }
 
 // replaceFullMain is the pinned part of __pcs_replace_full_main: without a
