@@ -12,7 +12,7 @@ import (
 // Compare with benchstat, e.g.
 //
 //	go test -run '^$' -bench 'Pair' -count 10 ./alloc > pair.txt
-//	benchstat -col /kind pair.txt
+//	benchstat -col /design pair.txt
 
 // floorStack is a bare per-P stack: the floor workload.
 type floorStack struct {
@@ -23,7 +23,7 @@ type floorStack struct {
 
 // BenchmarkPair is one Alloc and one Free of a 64-byte object.
 func BenchmarkPair(b *testing.B) {
-	b.Run("kind=floor", func(b *testing.B) {
+	b.Run("design=floor", func(b *testing.B) {
 		stacks := make([]floorStack, gomaxprocs())
 		for i := range stacks {
 			stacks[i].objs[0] = 1
@@ -46,7 +46,7 @@ func BenchmarkPair(b *testing.B) {
 		_ = sink
 	})
 	for _, v := range variants() {
-		b.Run("kind="+pairName(v), func(b *testing.B) {
+		b.Run("design="+pairName(v), func(b *testing.B) {
 			c := mustCache(b, "bench", 64, v.cfg)
 			for b.Loop() {
 				c.Free(c.Alloc())
@@ -55,13 +55,13 @@ func BenchmarkPair(b *testing.B) {
 			mustDestroy(b, c)
 		})
 	}
-	b.Run("kind=syncpool", func(b *testing.B) {
+	b.Run("design=syncpool", func(b *testing.B) {
 		p := sync.Pool{New: func() any { return new([64]byte) }}
 		for b.Loop() {
 			p.Put(p.Get())
 		}
 	})
-	b.Run("kind=new", func(b *testing.B) {
+	b.Run("design=new", func(b *testing.B) {
 		var sink *[64]byte
 		for b.Loop() {
 			sink = new([64]byte)
@@ -83,7 +83,7 @@ func pairName(v variant) string {
 // BenchmarkPairParallel is the pair with every P busy.
 func BenchmarkPairParallel(b *testing.B) {
 	for _, v := range variants() {
-		b.Run("kind="+pairName(v), func(b *testing.B) {
+		b.Run("design="+pairName(v), func(b *testing.B) {
 			c := mustCache(b, "bench", 64, v.cfg)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -99,7 +99,7 @@ func BenchmarkPairParallel(b *testing.B) {
 // BenchmarkNoLockPair is one AllocNoLock and one FreeNoLock.
 func BenchmarkNoLockPair(b *testing.B) {
 	for _, v := range variants() {
-		b.Run("kind="+pairName(v), func(b *testing.B) {
+		b.Run("design="+pairName(v), func(b *testing.B) {
 			c := mustCache(b, "bench", 64, v.cfg)
 			for b.Loop() {
 				c.FreeNoLock(c.AllocNoLock())
