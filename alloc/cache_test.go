@@ -143,7 +143,7 @@ func TestFreePointerPlacement(t *testing.T) {
 				t.Fatalf("ctor %v: no free object in a fresh slab", ctor)
 			}
 			if head+uintptr(c.size) < s.end {
-				if got := loadWord(head + c.fpOffset); got != head+uintptr(c.size) {
+				if got := c.getFP(head); got != head+uintptr(c.size) {
 					t.Errorf("ctor %v: word at offset %d of free object %#x is %#x, want the next slot %#x", ctor, c.fpOffset, head, got, head+uintptr(c.size))
 				}
 			}

@@ -11,15 +11,16 @@ import (
 //	go test -run '^$' -bench 'Debug(Pair|Batch)' -count 10 ./alloc > debug.txt
 //	benchstat -col /kind debug.txt
 
+// Debug caches are hardened, as caches are by default.
 type debugBenchKind struct {
-	name   string
-	harden bool
-	flags  DebugFlags
+	name  string
+	plain bool // PlainFreelist
+	flags DebugFlags
 }
 
 var debugBenchKinds = []debugBenchKind{
-	{"plain", false, 0},
-	{"hardened", true, 0},
+	{"plain", true, 0},
+	{"hardened", false, 0},
 	{"debug-F", false, DebugConsistency},
 	{"debug-Z", false, DebugRedZone},
 	{"debug-P", false, DebugPoison},
@@ -34,7 +35,7 @@ func benchDebugKinds(b *testing.B, debug bool, f func(b *testing.B, c *Cache)) {
 		}
 		for _, d := range []Design{Sheaves, CPUSlab} {
 			b.Run("kind="+k.name+"/design="+d.String(), func(b *testing.B) {
-				c := mustCache(b, "bench", 64, Config{Design: d, HardenFreelist: k.harden, Debug: k.flags})
+				c := mustCache(b, "bench", 64, Config{Design: d, PlainFreelist: k.plain, Debug: k.flags})
 				f(b, c)
 				b.StopTimer()
 				mustDestroy(b, c)

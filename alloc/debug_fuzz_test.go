@@ -67,7 +67,7 @@ func newDebugScript(t *testing.T, data []byte) *debugScript {
 	if hdr&16 != 0 {
 		cfg.Design = CPUSlab
 	}
-	cfg.HardenFreelist = hdr&32 != 0
+	cfg.PlainFreelist = hdr&32 == 0
 	size := 1 + int(d.byte())*3
 	if hdr&64 != 0 {
 		h, err := NewHeap(cfg)

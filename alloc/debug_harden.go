@@ -1,9 +1,9 @@
 package alloc
 
-// Hardened freelists outside debug caches. Config.HardenFreelist stores each
-// free pointer as ptr ^ random ^ swab(where) (getFP and setFP in slab.go),
-// so that a stray write over a free object decodes to an address nobody
-// chose. The slow paths that walk slab freelists then check that what they
+// Hardened freelists outside debug caches. Unless Config.PlainFreelist is
+// set, each free pointer is stored as ptr ^ random ^ swab(where) (getFP and
+// setFP in slab.go), so that a stray write over a free object decodes to an
+// address nobody chose. The slow paths that walk slab freelists then check that what they
 // decoded is an object of the same slab before they follow it or hand it
 // out; the per-P fast paths never do (sheaves do not read free pointers at
 // all). Debug caches check every pointer they follow, hardened or not (see

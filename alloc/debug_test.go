@@ -121,7 +121,7 @@ func TestDebugNextPointer(t *testing.T) {
 	eachVariant(t, func(t *testing.T, cfg Config) {
 		for _, harden := range []bool{false, true} {
 			cfg := cfg
-			cfg.HardenFreelist = harden
+			cfg.PlainFreelist = !harden
 			c, log := mustDebugCache(t, "TestSlub_next_ptr_free", 64, cfg, DebugPoison)
 			p := c.Alloc()
 			c.Free(p)
@@ -627,8 +627,7 @@ func TestHardenedFreelistCorrupt(t *testing.T) {
 		if cfg.Design != Sheaves {
 			t.Skip("the check is on the refill path of the Sheaves design")
 		}
-		cfg.HardenFreelist = true
-		c := mustCache(t, "hardened", 64, cfg)
+		c := mustCache(t, "hardened", 64, cfg) // hardened by default
 		// Fill a slab, then free all but one so they sit on its freelist.
 		objs := make([]unsafe.Pointer, c.objsPerSlab)
 		for i := range objs {
@@ -654,5 +653,116 @@ func TestHardenedFreelistCorrupt(t *testing.T) {
 		if !strings.Contains(msg, "freelist corrupt") || !strings.Contains(msg, fmt.Sprintf("%#x", victim)) {
 			t.Fatalf("panic %q", msg)
 		}
+	})
+}
+
+// Debug caches under concurrent Alloc, Free, FreeNoLock, bulk calls and
+// Validate: no object handed out twice, no report, a clean cache after.
+// Not a benchmark.
+func TestDebugConcurrent(t *testing.T) {
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		c, log := mustDebugCache(t, "debug_concurrent", 72, cfg, DebugAll)
+		var owned sync.Map
+		take := func(p unsafe.Pointer) {
+			if _, dup := owned.LoadOrStore(p, true); dup {
+				t.Errorf("%p handed out twice", p)
+			}
+			debugBytes(p, 72)[71] = 1
+		}
+		give := func(p unsafe.Pointer) { owned.Delete(p) }
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []unsafe.Pointer
+				bulk := make([]unsafe.Pointer, 8)
+				for i := 0; i < 2000; i++ {
+					switch i % 5 {
+					case 0, 1:
+						p := c.Alloc()
+						take(p)
+						mine = append(mine, p)
+					case 2:
+						if c.AllocBulk(bulk) == len(bulk) {
+							for _, p := range bulk {
+								take(p)
+							}
+							for _, p := range bulk {
+								give(p)
+							}
+							c.FreeBulk(bulk)
+						}
+					case 3, 4:
+						if len(mine) > 0 {
+							p := mine[len(mine)-1]
+							mine = mine[:len(mine)-1]
+							give(p)
+							if i%2 == 0 {
+								c.FreeNoLock(p)
+							} else {
+								c.Free(p)
+							}
+						}
+					}
+					if i%500 == 0 {
+						if err := c.Validate(); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+				for _, p := range mine {
+					give(p)
+					c.Free(p)
+				}
+			}()
+		}
+		wg.Wait()
+		mustValidate(t, c)
+		log.expect(t)
+		if st := c.Stats(); st.ActiveObjects != 0 {
+			t.Fatalf("active %d", st.ActiveObjects)
+		}
+		mustDestroy(t, c)
+	})
+}
+
+// A trace hook that runs with list_lock held may call AllocNoLock and
+// FreeNoLock of the same debug cache: they give up or defer, never wait.
+func TestDebugTraceHookNoLock(t *testing.T) {
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		var c *Cache
+		var spare unsafe.Pointer
+		nilAllocs := 0
+		cfg.Trace = func(e Event) {
+			if e.Kind != EventNewSlab {
+				return
+			}
+			if c.AllocNoLock() == nil {
+				nilAllocs++
+			}
+			if spare != nil {
+				c.FreeNoLock(spare)
+				spare = nil
+			}
+		}
+		c, log := mustDebugCache(t, "debug_hook", 64, cfg, DebugAll)
+		spare = c.Alloc() // the hook runs for the first slab, spare still nil
+		var objs []unsafe.Pointer
+		for i := 0; i <= c.objsPerSlab; i++ {
+			// The one that needs a second slab runs the hook, which defers
+			// spare; the next Alloc drains it.
+			objs = append(objs, c.Alloc())
+		}
+		st := c.Stats()
+		if nilAllocs != 2 || spare != nil || st.Counter("NOLOCK_FREE_DEFERRED") != 1 || st.Counter("DEFERRED_DRAIN") != 1 {
+			t.Fatalf("hook: %d nil allocations, spare %p, stats %+v", nilAllocs, spare, st)
+		}
+		for _, p := range objs {
+			c.Free(p)
+		}
+		mustValidate(t, c)
+		log.expect(t)
+		mustDestroy(t, c)
 	})
 }
