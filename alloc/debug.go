@@ -24,7 +24,10 @@ import (
 	"unsafe"
 )
 
-// DebugFlags are the kernel's slab_debug letters.
+// DebugFlags are the kernel's slab_debug letters. A debug cache's slot holds
+// red zones, the free pointer and tracks besides the object (about 56 bytes
+// with all four letters and 8-byte alignment; see debugState), so NewCache
+// refuses debug caches of objects within that of MaxObjectSize.
 type DebugFlags uint32
 
 const (
@@ -47,6 +50,7 @@ const (
 	// freed (call stack, P, time) and shows it in reports.
 	DebugStoreUser
 
+	// DebugAll is all four, what slab_debug without letters means.
 	DebugAll = DebugConsistency | DebugRedZone | DebugPoison | DebugStoreUser
 )
 
@@ -184,8 +188,8 @@ func debugFromEnv(name string) DebugFlags {
 	return spec.Flags(name)
 }
 
-// debugState is a debug cache's layout and report count. Set up by
-// debugLayout, read-only afterwards (reports is atomic).
+// debugState is a debug cache's layout. Set up by debugLayout, read-only
+// afterwards.
 //
 // A slot is c.size bytes; its object starts redLeft bytes in (slab.base is
 // the first object, so slot i begins at base - redLeft + i*size). Offsets
@@ -205,8 +209,6 @@ type debugState struct {
 	kmalloc                      bool // a heap's cache: objects keep their requested size
 
 	objEnd, rzEnd, trackOff, metaEnd, slotEnd int
-
-	reports atomic.Int64 // reports delivered
 }
 
 // slabDebug is a debug slab's per-object state, off the slab. Each word is

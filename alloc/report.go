@@ -192,7 +192,6 @@ func (c *Cache) newReport(kind string, s *slab, obj uintptr) Report {
 
 // emit delivers one report.
 func (c *Cache) emit(r Report) {
-	c.dbg.reports.Add(1)
 	if c.onReport != nil {
 		c.onReport(r)
 		return
