@@ -25,3 +25,12 @@ func (c *Cache) freelistCorrupt(s *slab, obj, next uintptr) {
 	panic(fmt.Sprintf("slub: %s: freelist corrupt: free object %#x of slab %#x has free pointer %#x, not an object of the slab (written after free?)",
 		c.name, obj, s.start, next))
 }
+
+// freelistCycle panics for a slab freelist longer than the slab: a cycle
+// made by a write after free.
+//
+//go:noinline
+func (c *Cache) freelistCycle(s *slab) {
+	panic(fmt.Sprintf("slub: %s: freelist corrupt: the freelist of slab %#x is longer than its %d objects (a cycle; written after free?)",
+		c.name, s.start, c.objsPerSlab))
+}

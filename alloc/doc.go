@@ -156,9 +156,15 @@
 // (16 bits), objects (15), frozen (1) and a generation (32) that every update
 // advances, so an unchanged pair means an unchanged slab.
 //
-// # Debug caches
+// # Debug caches and hardened free pointers
 //
 // A cache with Config.Debug (or GOSLUB_SLAB_DEBUG in slab_debug= syntax) has
 // no per-P caching and changes slabs only under list_lock, checking red
 // zones, poison and free pointers on every operation; see debug.go.
+//
+// Free pointers are hardened by default (Config.PlainFreelist turns it off):
+// stored XORed with a per-cache random and a byte-swap of their own address,
+// and checked to point at a slot of their slab on the slow paths that walk
+// freelists. The Sheaves fast path never reads a free pointer, so it pays
+// nothing; the CPUSlab fast path decodes one per operation.
 package alloc

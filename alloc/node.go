@@ -288,6 +288,9 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 				}
 				tail = x
 				cnt++
+				if cnt > c.objsPerSlab {
+					c.freelistCycle(s)
+				}
 			}
 			if !c.slabFree(s, head, tail, cnt, noblock) {
 				c.deferFreelist(head, tail, cnt)
