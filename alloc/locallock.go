@@ -33,7 +33,7 @@ func (l *localLock) tryLock() bool {
 	ownerAcquire(l)
 	ownerStore(&l.busy, 1)
 	if atomic.LoadUint32(&l.remote) != 0 {
-		ownerStore(&l.busy, 0)
+		ownerRelease(&l.busy)
 		return false
 	}
 	return true
