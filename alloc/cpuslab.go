@@ -208,7 +208,15 @@ func (c *Cache) cpuSlabAllocSlow(noblock bool) uintptr {
 				return a
 			}
 			// get_freelist: take what remote frees put on the cpu slab.
-			if fl := c.getFreelist(s, noblock); fl != 0 {
+			fl, ok := c.getFreelist(s, noblock)
+			if !ok {
+				// list_lock busy (no-lock caller without the double-word
+				// CAS): the slab stays this P's, frozen.
+				cc.slab.Store(s)
+				c.stat(NoLockBusy)
+				return 0
+			}
+			if fl != 0 {
 				c.stat(AllocRefill)
 				a := c.loadFreelist(cc, step, fl)
 				cc.slab.Store(s)
@@ -224,7 +232,13 @@ func (c *Cache) cpuSlabAllocSlow(noblock bool) uintptr {
 			}
 			s.cpuNext, s.cpuSlabs = nil, 0
 			s.onCPUPartial = false
-			fl := c.freezeSlab(s, noblock)
+			fl, ok := c.freezeSlab(s, noblock)
+			if !ok {
+				// list_lock busy: put the slab back on the list.
+				c.pushCPUPartial(cc, s)
+				c.stat(NoLockBusy)
+				return 0
+			}
 			if fl == 0 {
 				// Emptied by the time we froze it? Only possible if it had
 				// nothing free: it stays full, on no list.
@@ -342,9 +356,11 @@ func (c *Cache) unlockPair() {
 
 // getFreelist takes the cpu slab's freelist; the slab stays frozen while it
 // had objects, and is unfrozen (full, on no list) when it had none.
-func (c *Cache) getFreelist(s *slab, noblock bool) uintptr {
+// ok is false, and nothing changed, when a no-lock caller found list_lock
+// busy.
+func (c *Cache) getFreelist(s *slab, noblock bool) (fl uintptr, ok bool) {
 	if !c.lockPair(noblock) {
-		return 0
+		return 0, false
 	}
 	defer c.unlockPair()
 	for {
@@ -352,7 +368,7 @@ func (c *Cache) getFreelist(s *slab, noblock bool) uintptr {
 		oc := s.counters()
 		nc := oc.withInuse(oc.objects()).withFrozen(fl != 0).next()
 		if c.cmpxchg(s, fl, oc, 0, nc) {
-			return fl
+			return fl, true
 		}
 	}
 }
@@ -360,12 +376,14 @@ func (c *Cache) getFreelist(s *slab, noblock bool) uintptr {
 // freezeSlab takes the whole freelist of a slab that becomes a cpu slab
 // (freeze_slab). The caller holds list_lock for caches without the CAS, or
 // takes none for lockless ones.
-func (c *Cache) freezeSlab(s *slab, noblock bool) uintptr {
+// ok is false, and nothing changed, when a no-lock caller found list_lock
+// busy.
+func (c *Cache) freezeSlab(s *slab, noblock bool) (fl uintptr, ok bool) {
 	if !c.lockPair(noblock) {
-		return 0
+		return 0, false
 	}
 	defer c.unlockPair()
-	return c.freezeLocked(s)
+	return c.freezeLocked(s), true
 }
 
 func (c *Cache) freezeLocked(s *slab) uintptr {

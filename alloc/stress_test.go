@@ -395,6 +395,13 @@ func TestStress(t *testing.T) {
 			c.Shrink()
 			if st := c.Stats(); st.Slabs != 0 {
 				t.Errorf("%s: %d slabs after freeing everything and Shrink", c.Name(), st.Slabs)
+				for s := c.node.all; s != nil; s = s.allNext {
+					cnt := s.counters()
+					t.Logf("left: slab %#x inuse %d objects %d frozen %v onPartial %v onCPUPartial %v fl %#x nrPartial %d minPartial %d", s.base, cnt.inuse(), cnt.objects(), cnt.frozen(), s.onPartial, s.onCPUPartial, s.freelist(), c.node.nrPartial, c.node.minPartial)
+				}
+				for i, cc := range c.cpus.Load().c {
+					t.Logf("left: P%d slab %p partial %p", i, cc.slab.Load(), cc.partial)
+				}
 			}
 			mustDestroy(t, c)
 		}
