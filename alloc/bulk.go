@@ -121,8 +121,9 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 // is checked before anything is freed; nil entries are skipped.
 func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
 	for _, o := range objs {
-		if o != nil {
-			c.checkObject("FreeBulk", uintptr(o))
+		a := uintptr(o)
+		if s := lookupSlab(a); a != 0 && (s == nil || s.cache != c || !c.validSlot(s, a)) {
+			c.checkObject("FreeBulk", a) // panics
 		}
 	}
 	var buf [bulkChunk]uintptr

@@ -145,6 +145,10 @@ func (h *Heap) Zalloc(size int) unsafe.Pointer {
 // a message naming the heap and the address.
 func (h *Heap) Free(p unsafe.Pointer) {
 	a := uintptr(p)
+	if s := lookupSlab(a); s != nil && s.cache != nil && s.cache.heap == h {
+		s.cache.Free(p)
+		return
+	}
 	if a == 0 || a == zeroSize() {
 		return
 	}
