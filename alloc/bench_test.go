@@ -116,7 +116,7 @@ func BenchmarkNoLockPair(b *testing.B) {
 func BenchmarkBatch(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		for _, v := range variants() {
-			b.Run("n="+itoa(n)+"/kind="+pairName(v), func(b *testing.B) {
+			b.Run("n="+itoa(n)+"/design="+pairName(v), func(b *testing.B) {
 				c := mustCache(b, "bench", 64, v.cfg)
 				objs := make([]unsafe.Pointer, n)
 				for b.Loop() {

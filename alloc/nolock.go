@@ -15,9 +15,10 @@ func (c *Cache) AllocNoLock() unsafe.Pointer {
 	switch c.mode {
 	case modeSheaves:
 		// Sheaves: the per-P sheaf (try-lock), then a slab with try-locks.
-		if a = c.pcsPop(); a == 0 {
-			a = c.allocFromSlabs(true)
+		if a = c.pcsPop(NoLockAlloc); a != 0 {
+			return ptr(a) // counted per P
 		}
+		a = c.allocFromSlabs(true)
 	case modeCPUSlab:
 		a = c.cpuAllocNoLock()
 	default:
@@ -67,7 +68,10 @@ func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
 	switch c.mode {
 	case modeSheaves:
 		// free_to_pcs with allow_spin=false: no sheaf allocation, no flush.
-		ok = c.pcsPush(a) || c.freeToSlab(s, a, true)
+		if c.pcsPush(a, NoLockFree) {
+			return // counted per P
+		}
+		ok = c.freeToSlab(s, a, true)
 	case modeCPUSlab:
 		// 6.18's kfree_nolock: only the cpu slab's push; any other object
 		// is deferred.

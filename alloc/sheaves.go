@@ -53,7 +53,7 @@ func (c *Cache) growPCS(pid int) {
 // sheavesAlloc is alloc_from_pcs followed by the slow path. Alloc has
 // already tried the main sheaf.
 func (c *Cache) sheavesAlloc() uintptr {
-	if a := c.pcsPop(); a != 0 {
+	if a := c.pcsPop(AllocFastpath); a != 0 {
 		return a
 	}
 	pid := procPin()
@@ -63,8 +63,10 @@ func (c *Cache) sheavesAlloc() uintptr {
 
 // pcsPop pops from this P's sheaves: main, else a spare with objects, else a
 // full sheaf traded from the barn if its lock is free. It returns 0 when the
-// P has nothing at hand or its lock is taken; it never waits.
-func (c *Cache) pcsPop() uintptr {
+// P has nothing at hand or its lock is taken; it never waits. Besides
+// ALLOC_FASTPATH it counts also (a no-lock caller's NOLOCK_ALLOC) in the
+// per-P counters, which cost no atomic operation.
+func (c *Cache) pcsPop(also StatItem) uintptr {
 	var a uintptr
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
@@ -78,6 +80,9 @@ func (c *Cache) pcsPop() uintptr {
 				m.size--
 				a = m.objs[m.size]
 				pstat(&p.stat[AllocFastpath])
+				if also != AllocFastpath {
+					pstat(&p.stat[also])
+				}
 			}
 			p.lock.unlock()
 		}
@@ -188,7 +193,7 @@ func (c *Cache) stashEmpty(sh *Sheaf) {
 // sheavesFree is free_to_pcs followed by the slow path. Free has already
 // tried the main sheaf.
 func (c *Cache) sheavesFree(s *slab, a uintptr) {
-	if !c.pcsPush(a) {
+	if !c.pcsPush(a, FreeFastpath) {
 		c.sheavesFreeSlow(s, a)
 	}
 }
@@ -196,8 +201,9 @@ func (c *Cache) sheavesFree(s *slab, a uintptr) {
 // pcsPush pushes onto this P's sheaves: main, else a spare with room, else an
 // empty sheaf traded from the barn if its lock is free. It returns false when
 // none has room or the P's lock is taken; it never waits. An object already
-// on top of the main sheaf is a double free and panics.
-func (c *Cache) pcsPush(a uintptr) bool {
+// on top of the main sheaf is a double free and panics. Like pcsPop it
+// counts also per P besides FREE_FASTPATH.
+func (c *Cache) pcsPush(a uintptr, also StatItem) bool {
 	ok := false
 	pid := procPin()
 	if pcs := c.pcs.Load(); pid < len(pcs.p) {
@@ -216,6 +222,9 @@ func (c *Cache) pcsPush(a uintptr) bool {
 				m.objs[m.size] = a
 				m.size++
 				pstat(&p.stat[FreeFastpath])
+				if also != FreeFastpath {
+					pstat(&p.stat[also])
+				}
 				ok = true
 			}
 			p.lock.unlock()
