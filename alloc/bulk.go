@@ -190,25 +190,10 @@ func (c *Cache) pcsFreeBulk(src []uintptr) int {
 func (c *Cache) cpuFreeBulk(src []uintptr) {
 	cc, step := c.thisCPU()
 	for i := len(src) - 1; i >= 0; i-- {
-		a := src[i]
-		if a == 0 {
+		if src[i] == 0 {
 			continue
 		}
-		src[i] = 0
-		s := lookupSlab(a)
-		head, cnt, misses := a, 1, 0
-		for j := i - 1; j >= 0 && misses < 3; j-- {
-			if b := src[j]; b != 0 {
-				if s.contains(b) {
-					c.setFP(b, head)
-					head = b
-					cnt++
-					src[j] = 0
-				} else {
-					misses++
-				}
-			}
-		}
+		s, head, a, cnt := c.detachedFreelist(src, i)
 		if !c.pushCPUChain(cc, step, s, head, a) {
 			c.slabFree(s, head, a, cnt, false)
 			c.statAdd(FreeSlowpath, cnt)

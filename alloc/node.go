@@ -184,35 +184,43 @@ func (c *Cache) freeToSlab(s *slab, a uintptr, noblock bool) bool {
 	return true
 }
 
-// freeToSlabs flushes objects to their slabs in batches: objects of one slab
-// are linked into a detached freelist and given back with one update (the
-// kernel's build_detached_freelist, which looks ahead past up to three
-// objects of other slabs). It zeroes objs.
+// freeToSlabs flushes objects to their slabs in batches, one update per
+// detached freelist (see detachedFreelist). It zeroes objs.
 func (c *Cache) freeToSlabs(objs []uintptr) {
 	for i := len(objs) - 1; i >= 0; i-- {
-		a := objs[i]
-		if a == 0 {
+		if objs[i] != 0 {
+			s, head, tail, cnt := c.detachedFreelist(objs, i)
+			c.slabFree(s, head, tail, cnt, false)
+		}
+	}
+}
+
+// detachedFreelist is the kernel's build_detached_freelist: it takes
+// objs[i] and the objects of the same slab before it, looking past up to
+// three objects of other slabs, links them through their free pointers and
+// zeroes their entries. It returns the slab and the list head..tail of cnt
+// objects.
+func (c *Cache) detachedFreelist(objs []uintptr, i int) (s *slab, head, tail uintptr, cnt int) {
+	tail = objs[i]
+	objs[i] = 0
+	s = lookupSlab(tail)
+	head, cnt = tail, 1
+	misses := 0
+	for j := i - 1; j >= 0 && misses < 3; j-- {
+		b := objs[j]
+		if b == 0 {
 			continue
 		}
-		objs[i] = 0
-		s := lookupSlab(a)
-		head, cnt, misses := a, 1, 0
-		for j := i - 1; j >= 0 && misses < 3; j-- {
-			b := objs[j]
-			if b == 0 {
-				continue
-			}
-			if s.contains(b) {
-				c.setFP(b, head)
-				head = b
-				cnt++
-				objs[j] = 0
-			} else {
-				misses++
-			}
+		if s.contains(b) {
+			c.setFP(b, head)
+			head = b
+			cnt++
+			objs[j] = 0
+		} else {
+			misses++
 		}
-		c.slabFree(s, head, a, cnt, false)
 	}
+	return s, head, tail, cnt
 }
 
 // takeFreelist detaches the whole freelist of s (the kernel's
