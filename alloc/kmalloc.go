@@ -261,14 +261,29 @@ func (h *Heap) MallocNoLock(size int) unsafe.Pointer {
 	}
 	i := kmallocIndex(size)
 	c := h.caches[i]
-	if p := c.AllocNoLock(); p != nil {
+	if p := c.allocNoLockSized(size); p != nil {
 		return p
 	}
 	if i+1 < len(h.caches) {
 		c.stat(NoLockRetry)
-		return h.caches[i+1].AllocNoLock()
+		return h.caches[i+1].allocNoLockSized(size)
 	}
 	return nil
+}
+
+// allocNoLockSized is AllocNoLock for a kmalloc of size bytes: debug caches
+// record the size so that writes past it are caught.
+func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
+	if c.debug == 0 {
+		return c.AllocNoLock()
+	}
+	a := c.allocDebug(size, true)
+	if a == 0 {
+		c.stat(NoLockAllocFail)
+		return nil
+	}
+	c.stat(NoLockAlloc)
+	return ptr(a)
 }
 
 // FreeNoLock is kfree_nolock: frees p, which MallocNoLock returned, without
