@@ -316,8 +316,7 @@ func (c *Cache) loadFreelist(cc *kmemCacheCPU, step uint64, fl uintptr) uintptr 
 				head = cur
 			} else {
 				if tail == 0 {
-					for tail = rest; c.getFP(tail) != 0; tail = c.getFP(tail) {
-					}
+					tail = c.chainTail(rest)
 				}
 				c.setFP(tail, cur)
 			}
@@ -325,6 +324,26 @@ func (c *Cache) loadFreelist(cc *kmemCacheCPU, step uint64, fl uintptr) uintptr 
 		if c.cpuCAS(cc, uint64(cur), tid, uint64(head), tid+step) {
 			return fl
 		}
+	}
+}
+
+// chainTail returns the last object of a freelist chain, checking hardened
+// free pointers and stopping at a cycle.
+func (c *Cache) chainTail(head uintptr) uintptr {
+	s := lookupSlab(head)
+	tail := head
+	for n := 1; ; n++ {
+		next := c.getFP(tail)
+		if next == 0 {
+			return tail
+		}
+		if c.random != 0 {
+			c.checkNextFree(s, tail, next)
+		}
+		if n > c.objsPerSlab {
+			c.freelistCycle(s)
+		}
+		tail = next
 	}
 }
 
@@ -501,8 +520,14 @@ func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
 	var tail uintptr
 	free := 0
 	for o := fl; o != 0; o = c.getFP(o) {
+		if c.random != 0 {
+			c.checkNextFree(s, tail, o)
+		}
 		tail = o
 		free++
+		if free > c.objsPerSlab {
+			c.freelistCycle(s)
+		}
 	}
 	n := &c.node
 	c.lockPair(false)
