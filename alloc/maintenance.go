@@ -40,12 +40,16 @@ func (c *Cache) flushAll() {
 func (c *Cache) discardEmpty() {
 	n := &c.node
 	var discard *slab
+	var r reporter
 	n.lock(false)
 	for s := n.partialHead; s != nil; {
 		next := s.next
 		if s.counters().inuse() == 0 {
 			n.removePartial(s)
 			n.removeSlab(s)
+			if c.mode == modeDebug {
+				c.checkWholeSlab(&r, s) // the last look, as when a free empties it
+			}
 			c.trace(EventSlabFree, s, 0)
 			s.cpuNext = discard
 			discard = s
@@ -53,6 +57,7 @@ func (c *Cache) discardEmpty() {
 		s = next
 	}
 	n.unlock()
+	c.deliver(&r)
 	for s := discard; s != nil; {
 		next := s.cpuNext
 		s.cpuNext = nil
