@@ -147,3 +147,16 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// BenchmarkFreeCheck is the part of Free that checks the pointer (the
+// address-to-slab lookup and the slot check) before anything changes.
+func BenchmarkFreeCheck(b *testing.B) {
+	c := mustCache(b, "bench", 64, Config{})
+	p := c.Alloc()
+	for b.Loop() {
+		c.checkObject("Free", uintptr(p))
+	}
+	b.StopTimer()
+	c.Free(p)
+	mustDestroy(b, c)
+}
