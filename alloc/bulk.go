@@ -120,9 +120,20 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 // FreeBulk frees every object of objs (kmem_cache_free_bulk). Every pointer
 // is checked before anything is freed; nil entries are skipped.
 func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
+	var last *slab // objects of a bulk free tend to share slabs
 	for _, o := range objs {
 		a := uintptr(o)
-		if s := lookupSlab(a); a != 0 && (s == nil || s.cache != c || !c.validSlot(s, a)) {
+		if a == 0 {
+			continue
+		}
+		s := last
+		if s == nil || !s.contains(a) {
+			if s = lookupSlab(a); s == nil || s.cache != c {
+				c.checkObject("FreeBulk", a) // panics
+			}
+			last = s
+		}
+		if !c.validSlot(s, a) {
 			c.checkObject("FreeBulk", a) // panics
 		}
 	}
