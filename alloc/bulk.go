@@ -94,13 +94,18 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 	got := 0
 	cc, step := c.thisCPU()
 	cc.mu.Lock()
-	for got < len(dst) && cc.slab.Load() != nil {
-		a := c.popCPUFreelist(cc, step)
-		if a == 0 {
-			break
+	if cc.slab.Load() != nil {
+		// Take the cpu freelist whole and put back what is left: two CASes
+		// instead of one per object.
+		fl := c.detachCPUFreelist(cc, step)
+		for fl != 0 && got < len(dst) {
+			dst[got] = fl
+			got++
+			fl = c.getFP(fl)
 		}
-		dst[got] = a
-		got++
+		if fl != 0 {
+			c.installCPUChain(cc, step, fl)
+		}
 	}
 	cc.mu.Unlock()
 	atomic.AddUint64(&cc.stat[AllocFastpath], uint64(got))

@@ -301,28 +301,33 @@ func (c *Cache) popCPUFreelist(cc *kmemCacheCPU, step uint64) uintptr {
 }
 
 // loadFreelist hands out the first object of fl and makes the rest the cpu
-// freelist (load_freelist). The cpu freelist is normally empty here; if a
-// racing free pushed an object of the cpu slab meanwhile, the two lists are
-// joined.
+// freelist (load_freelist).
 func (c *Cache) loadFreelist(cc *kmemCacheCPU, step uint64, fl uintptr) uintptr {
-	rest := c.getFP(fl)
+	c.installCPUChain(cc, step, c.getFP(fl))
+	return fl
+}
+
+// installCPUChain makes the chain at head the cpu freelist, under the per-P
+// lock. The cpu freelist is normally empty then; if a racing free pushed an
+// object of the cpu slab meanwhile, the two lists are joined.
+func (c *Cache) installCPUChain(cc *kmemCacheCPU, step uint64, head uintptr) {
 	var tail uintptr
 	for {
 		tid := atomic.LoadUint64(&cc.pair.Hi)
 		cur := uintptr(atomic.LoadUint64(&cc.pair.Lo))
-		head := rest
+		newHead := head
 		if cur != 0 {
-			if rest == 0 {
-				head = cur
+			if head == 0 {
+				newHead = cur
 			} else {
 				if tail == 0 {
-					tail = c.chainTail(rest)
+					tail = c.chainTail(head)
 				}
 				c.setFP(tail, cur)
 			}
 		}
-		if c.cpuCAS(cc, uint64(cur), tid, uint64(head), tid+step) {
-			return fl
+		if c.cpuCAS(cc, uint64(cur), tid, uint64(newHead), tid+step) {
+			return
 		}
 	}
 }
