@@ -33,6 +33,9 @@
 //     (possibly on another P) and install the sheaf as main, spare, or in the
 //     barn.
 //  5. The page heap finds a free page run in its chunks, or maps a new chunk.
+//     When that fails (the OS or Config.MemoryLimit says no), the free
+//     objects parked in other Ps' sheaves and the barn are flushed to their
+//     slabs and the refill is tried once more (reclaim).
 //
 // Freeing mirrors it: push onto main; main full: swap with a spare that has
 // room, or trade the full main for an empty barn sheaf (TryLock, and only
