@@ -49,3 +49,14 @@ func mustDestroy(t testing.TB, c *Cache) {
 		t.Fatal(err)
 	}
 }
+
+// mustFinish ends a test whose objects are all freed: the cache is
+// consistent, hands out nothing, and destroys cleanly.
+func mustFinish(t testing.TB, c *Cache) {
+	t.Helper()
+	mustValidate(t, c)
+	if n := activeObjects(c); n != 0 {
+		t.Errorf("%s: ActiveObjects %d after freeing everything", c.Name(), n)
+	}
+	mustDestroy(t, c)
+}

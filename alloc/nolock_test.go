@@ -74,11 +74,7 @@ func TestNoLockIdle(t *testing.T) {
 		if cfg.Design == Sheaves && st.Counters[NoLockFreeDeferred] != 0 {
 			t.Errorf("NOLOCK_FREE_DEFERRED %d on an idle Sheaves cache", st.Counters[NoLockFreeDeferred])
 		}
-		mustValidate(t, c)
-		if n := activeObjects(c); n != 0 {
-			t.Errorf("ActiveObjects %d after freeing everything", n)
-		}
-		mustDestroy(t, c)
+		mustFinish(t, c)
 	})
 }
 
@@ -177,11 +173,7 @@ func TestNoLockBusy(t *testing.T) {
 		}
 		objs = filterOut(objs, victim)
 		freeAll(c, objs)
-		mustValidate(t, c)
-		if n := activeObjects(c); n != 0 {
-			t.Errorf("ActiveObjects %d", n)
-		}
-		mustDestroy(t, c)
+		mustFinish(t, c)
 	})
 }
 

@@ -66,11 +66,7 @@ func TestPrefillSheaf(t *testing.T) {
 			t.Errorf("ActiveObjects %d, want %d", got, len(objs))
 		}
 		freeAll(c, objs)
-		mustValidate(t, c)
-		if n := activeObjects(c); n != 0 {
-			t.Errorf("ActiveObjects %d after freeing everything", n)
-		}
-		mustDestroy(t, c)
+		mustFinish(t, c)
 	})
 }
 
@@ -163,11 +159,7 @@ func TestPrefillReturnCounters(t *testing.T) {
 		}
 		c.Free(p)
 		freeAll(c, keep)
-		mustValidate(t, c)
-		if n := activeObjects(c); n != 0 {
-			t.Errorf("ActiveObjects %d", n)
-		}
-		mustDestroy(t, c)
+		mustFinish(t, c)
 	})
 }
 
