@@ -321,7 +321,7 @@ func (c *Cache) installCPUChain(cc *kmemCacheCPU, step uint64, head uintptr) {
 				newHead = cur
 			} else {
 				if tail == 0 {
-					tail = c.chainTail(head)
+					tail, _ = c.chainEnd(lookupSlab(head), head)
 				}
 				c.setFP(tail, cur)
 			}
@@ -329,26 +329,6 @@ func (c *Cache) installCPUChain(cc *kmemCacheCPU, step uint64, head uintptr) {
 		if c.cpuCAS(cc, uint64(cur), tid, uint64(newHead), tid+step) {
 			return
 		}
-	}
-}
-
-// chainTail returns the last object of a freelist chain, checking hardened
-// free pointers and stopping at a cycle.
-func (c *Cache) chainTail(head uintptr) uintptr {
-	s := lookupSlab(head)
-	tail := head
-	for n := 1; ; n++ {
-		next := c.getFP(tail)
-		if next == 0 {
-			return tail
-		}
-		if c.random != 0 {
-			c.checkNextFree(s, tail, next)
-		}
-		if n > c.objsPerSlab {
-			c.freelistCycle(s)
-		}
-		tail = next
 	}
 }
 
@@ -522,18 +502,7 @@ func (c *Cache) putPartials(list *slab) {
 // deactivateSlab splices a detached cpu freelist back into its slab,
 // unfreezes it and puts it where it belongs (deactivate_slab).
 func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
-	var tail uintptr
-	free := 0
-	for o := fl; o != 0; o = c.getFP(o) {
-		if c.random != 0 {
-			c.checkNextFree(s, tail, o)
-		}
-		tail = o
-		free++
-		if free > c.objsPerSlab {
-			c.freelistCycle(s)
-		}
-	}
+	tail, free := c.chainEnd(s, fl)
 	n := &c.node
 	c.lockPair(false)
 	var nc counters

@@ -223,6 +223,22 @@ func (c *Cache) detachedFreelist(objs []uintptr, i int) (s *slab, head, tail uin
 	return s, head, tail, cnt
 }
 
+// chainEnd walks a freelist chain of slab s from head and returns its last
+// object and its length (0, 0 for an empty chain). Hardened free pointers
+// are checked, and a chain longer than the slab (a cycle) panics.
+func (c *Cache) chainEnd(s *slab, head uintptr) (tail uintptr, n int) {
+	for o := head; o != 0; o = c.getFP(o) {
+		if c.random != 0 && n > 0 {
+			c.checkNextFree(s, tail, o)
+		}
+		tail = o
+		if n++; n > c.objsPerSlab {
+			c.freelistCycle(s)
+		}
+	}
+	return tail, n
+}
+
 // takeFreelist detaches the whole freelist of s (the kernel's
 // get_freelist_nofreeze): the slab then counts every object as in use.
 // Lockless caches may call it without list_lock, others must hold it.
@@ -289,19 +305,9 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 		}
 		if fl != 0 {
 			// More than we could take (frees raced in): give the rest back.
-			head, tail, cnt := fl, fl, 1
-			for x := c.getFP(fl); x != 0; x = c.getFP(x) {
-				if c.random != 0 {
-					c.checkNextFree(s, tail, x)
-				}
-				tail = x
-				cnt++
-				if cnt > c.objsPerSlab {
-					c.freelistCycle(s)
-				}
-			}
-			if !c.slabFree(s, head, tail, cnt, noblock) {
-				c.deferFreelist(head, tail, cnt)
+			tail, cnt := c.chainEnd(s, fl)
+			if !c.slabFree(s, fl, tail, cnt, noblock) {
+				c.deferFreelist(fl, tail, cnt)
 			}
 		}
 	}
