@@ -585,13 +585,11 @@ func (c *Cache) flushCPUs() {
 
 func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair.Hi) }
 
-// cpuFreelistLen counts the objects on a P's cpu freelist, for Stats. The
-// lockless fast paths may pop and push meanwhile, so the walk stays inside
-// the cpu slab and stops after its object count; the result is exact when
-// the P is idle.
+// cpuFreelistLen counts the objects on a P's cpu freelist, for Stats, with
+// cc.mu held. The lockless fast paths may pop and push meanwhile, so the
+// walk stays inside the cpu slab and stops after its object count; the
+// result is exact when the P is idle.
 func (c *Cache) cpuFreelistLen(cc *kmemCacheCPU) int {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
 	s := cc.slab.Load()
 	if s == nil {
 		return 0

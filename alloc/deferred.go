@@ -12,19 +12,23 @@ type deferredList struct {
 	n    atomic.Int64
 }
 
-// deferFreelist pushes the chain head..tail of cnt objects.
+// deferFreelist pushes the chain head..tail of cnt objects. The count goes
+// up before the push, so a drain that takes them at once never makes it
+// negative.
 func (c *Cache) deferFreelist(head, tail uintptr, cnt int) {
+	c.deferred.n.Add(int64(cnt))
 	for {
 		old := c.deferred.head.Load()
 		c.setFP(tail, old)
 		if c.deferred.head.CompareAndSwap(old, head) {
-			c.deferred.n.Add(int64(cnt))
 			return
 		}
 	}
 }
 
-// drainDeferred frees every deferred object to its slab.
+// drainDeferred frees every deferred object to its slab. Each object leaves
+// the count before it leaves its slab's inuse, so Stats, which reads the
+// count after the slabs, never sees an object in neither.
 func (c *Cache) drainDeferred() {
 	if c.deferred.head.Load() == 0 {
 		return
@@ -33,11 +37,11 @@ func (c *Cache) drainDeferred() {
 	cnt := 0
 	for o != 0 {
 		next := c.getFP(o)
+		c.deferred.n.Add(-1)
 		c.freeDeferredObject(o)
 		cnt++
 		o = next
 	}
-	c.deferred.n.Add(-int64(cnt))
 	c.statAdd(DeferredDrain, cnt)
 	c.trace(EventDeferredDrain, nil, cnt)
 }

@@ -111,7 +111,8 @@
 //
 // # Lock order
 //
-//  1. Cache.growMu: growing the per-P arrays when GOMAXPROCS grows.
+//  1. Cache.growMu: growing the per-P arrays when GOMAXPROCS grows; Validate
+//     and Stats hold it too, so no P joins while they look.
 //  2. Cache.flushMu: serializes remote lockers of per-P data (Shrink,
 //     Validate, Stats, growth).
 //  3. per-P: the Sheaves localLock (owner: pinned, plain store and load;

@@ -68,9 +68,14 @@ func (c *Cache) discardEmpty() {
 
 // quiesce takes every lock that lets a cache's objects move between
 // structures, except the lockless slab frees (which only push onto slab
-// freelists): remote locks on all Ps (Sheaves) or all per-P locks after a
-// flush (CPUSlab), the barn lock and list_lock. It returns the release.
-func (c *Cache) quiesce() func() {
+// freelists): growMu, so no P joins meanwhile, remote locks on all Ps
+// (Sheaves) or all per-P locks (CPUSlab), the barn lock and list_lock, in
+// the lock order of doc.go. With
+// flushCPUSlabs the old design's cpu slabs are flushed once every P is
+// locked (a flush before the locks would let an allocation install a new cpu
+// slab in between). It returns the release.
+func (c *Cache) quiesce(flushCPUSlabs bool) func() {
+	c.growMu.Lock()
 	c.flushMu.Lock()
 	var undo []func()
 	switch c.mode {
@@ -79,14 +84,14 @@ func (c *Cache) quiesce() func() {
 		lockRemote(pcs.locks)
 		undo = append(undo, func() { unlockRemote(pcs.locks) })
 	case modeCPUSlab:
-		// Lock every P before flushing: a flush before the locks would let
-		// an allocation install a new cpu slab in between.
 		a := c.cpus.Load()
 		for _, cc := range a.c {
 			cc.mu.Lock()
 		}
-		for _, cc := range a.c {
-			c.flushCPULocked(cc, a.tidStep)
+		if flushCPUSlabs {
+			for _, cc := range a.c {
+				c.flushCPULocked(cc, a.tidStep)
+			}
 		}
 		undo = append(undo, func() {
 			for _, cc := range a.c {
@@ -103,6 +108,7 @@ func (c *Cache) quiesce() func() {
 			undo[i]()
 		}
 		c.flushMu.Unlock()
+		c.growMu.Unlock()
 	}
 }
 
@@ -143,7 +149,7 @@ func (c *Cache) stableFreelist(s *slab) (fl []uintptr, cnt counters, err error) 
 func (c *Cache) Validate() error {
 	c.checkLive()
 	c.drainDeferred()
-	release := c.quiesce()
+	release := c.quiesce(true)
 	defer release()
 	var errs []string
 	fail := func(format string, args ...any) {
@@ -274,7 +280,16 @@ func (c *Cache) Validate() error {
 	return fmt.Errorf("slub: %s: validate: %s", c.name, strings.Join(errs, "; "))
 }
 
-// Stats returns the cache's counts and counters.
+// Stats returns the cache's statistics. It holds the locks of quiesce
+// while it counts, so the per-P layer and the lists stand still, and it
+// reads in an order that makes the lockless moves that remain (fast-path
+// allocations and frees, frees to slabs, deferred frees) err only towards
+// more active objects: first every slab's inuse, then the objects cached
+// per P and in the barn, then the deferred frees. An object enters a cache
+// or the deferred list only from in use, which the walk already counted, and
+// leaves the deferred count before its slab's inuse. So ActiveObjects is
+// never negative and never above Objects; under concurrent use it may count
+// objects that were freed while Stats ran.
 func (c *Cache) Stats() Stats {
 	st := Stats{
 		Name:           c.name,
@@ -285,16 +300,22 @@ func (c *Cache) Stats() Stats {
 		ObjectsPerSlab: c.objsPerSlab,
 		SheafCapacity:  c.sheafCapacity,
 		CPUPartial:     c.cpuPartial,
-		DeferredFrees:  c.deferred.n.Load(),
 	}
 	for i := range st.Counters {
 		st.Counters[i] = atomic.LoadUint64(&c.stats[i])
 	}
+	release := c.quiesce(false)
+	var inuse int64
+	for s := c.node.all; s != nil; s = s.allNext {
+		st.Slabs++
+		cnt := s.counters()
+		st.Objects += int64(cnt.objects())
+		inuse += int64(cnt.inuse())
+	}
+	st.PartialSlabs = int64(c.node.nrPartial)
 	switch c.mode {
 	case modeSheaves:
-		c.flushMu.Lock()
 		pcs := c.pcs.Load()
-		lockRemote(pcs.locks)
 		for i := range pcs.p {
 			p := &pcs.p[i]
 			st.CachedObjects += int64(p.main.size)
@@ -305,13 +326,9 @@ func (c *Cache) Stats() Stats {
 				st.Counters[i] += atomic.LoadUint64(&p.stat[i])
 			}
 		}
-		unlockRemote(pcs.locks)
-		c.flushMu.Unlock()
-		c.barn.mu.Lock()
 		for sh := c.barn.full; sh != nil; sh = sh.next {
 			st.CachedObjects += int64(sh.size)
 		}
-		c.barn.mu.Unlock()
 	case modeCPUSlab:
 		for _, cc := range c.cpus.Load().c {
 			for i := range st.Counters {
@@ -320,17 +337,8 @@ func (c *Cache) Stats() Stats {
 			st.CachedObjects += int64(c.cpuFreelistLen(cc))
 		}
 	}
-	n := &c.node
-	n.lock(false)
-	var inuse int64
-	for s := n.all; s != nil; s = s.allNext {
-		st.Slabs++
-		cnt := s.counters()
-		st.Objects += int64(cnt.objects())
-		inuse += int64(cnt.inuse())
-	}
-	st.PartialSlabs = int64(n.nrPartial)
-	n.unlock()
+	st.DeferredFrees = c.deferred.n.Load()
+	release()
 	st.SlabBytes = st.Slabs * int64(st.SlabSize)
 	st.ActiveObjects = inuse - st.CachedObjects - st.DeferredFrees
 	return st
