@@ -456,18 +456,17 @@ func (c *Cache) checkFreelist(r *reporter, s *slab) bool {
 
 // debugValidateSlab is Validate's walk of one slab of a debug cache, under
 // list_lock (validate_slab): the freelist against the object states, every
-// object's bytes as its state says, the padding and the slab's tail. It
-// delivers what it finds at once, with Validate's locks held, and returns
-// the problems for Validate's error.
-func (c *Cache) debugValidateSlab(s *slab, _ []uintptr) []string {
-	var r reporter
-	c.checkFreelist(&r, s)
-	c.checkWholeSlab(&r, s)
+// object's bytes as its state says, the padding and the slab's tail. It adds
+// what it finds to r, which Validate delivers once it has dropped its locks,
+// and returns the problems for Validate's error.
+func (c *Cache) debugValidateSlab(r *reporter, s *slab) []string {
+	first := len(r.reps)
+	c.checkFreelist(r, s)
+	c.checkWholeSlab(r, s)
 	var out []string
-	for _, rep := range r.reps {
+	for _, rep := range r.reps[first:] {
 		out = append(out, rep.Summary())
 	}
-	c.deliver(&r)
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -112,6 +113,31 @@ func TestDebugClobberZone(t *testing.T) {
 		log.expect(t)
 		mustDestroy(t, c)
 	})
+}
+
+// Validate delivers its reports after dropping its locks: a hook that calls
+// into the cache (Stats, Alloc, Free) runs instead of deadlocking.
+func TestDebugReportHookCallsCache(t *testing.T) {
+	defer watchdog(t, 20*time.Second)()
+	var c *Cache
+	var seen []Report
+	var during Stats
+	cfg := Config{Debug: DebugRedZone, OnReport: func(r Report) {
+		seen = append(seen, r)
+		during = c.Stats()
+		c.Free(c.Alloc())
+	}}
+	c = mustCache(t, "report-hook", 64, cfg)
+	p := c.Alloc()
+	debugBytes(p, 65)[64] = 0x12
+	if err := c.Validate(); err == nil || len(seen) != 1 || seen[0].Kind != ReportRightRedzone {
+		t.Fatalf("Validate: %v, reports %v", err, seen)
+	}
+	if during.ActiveObjects != 1 {
+		t.Errorf("Stats from the hook: %d active, want 1", during.ActiveObjects)
+	}
+	c.Free(p)
+	mustFinish(t, c)
 }
 
 // test_next_pointer: corrupt the free pointer of a free object. It is

@@ -149,6 +149,18 @@ func (c *Cache) stableFreelist(s *slab) (fl []uintptr, cnt counters, err error) 
 func (c *Cache) Validate() error {
 	c.checkLive()
 	c.drainDeferred()
+	var r reporter
+	errs := c.validateQuiesced(&r)
+	c.deliver(&r)
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("slub: %s: validate: %s", c.name, strings.Join(errs, "; "))
+}
+
+// validateQuiesced is Validate's walk, under the locks of quiesce. A debug
+// cache's reports go to r, for delivery after the locks are dropped.
+func (c *Cache) validateQuiesced(r *reporter) []string {
 	release := c.quiesce(true)
 	defer release()
 	var errs []string
@@ -200,7 +212,7 @@ func (c *Cache) Validate() error {
 			fail("slab %#x has %d free objects but is not on the partial list", s.base, len(fl))
 		}
 		if c.mode == modeDebug {
-			for _, e := range c.debugValidateSlab(s, fl) {
+			for _, e := range c.debugValidateSlab(r, s) {
 				fail("%s", e)
 			}
 		}
@@ -274,10 +286,7 @@ func (c *Cache) Validate() error {
 			}
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("slub: %s: validate: %s", c.name, strings.Join(errs, "; "))
+	return errs
 }
 
 // Stats returns the cache's statistics. It holds the locks of quiesce

@@ -30,10 +30,8 @@ const (
 // returns; by then the damage is repaired (the bytes restored, the
 // freelist rebuilt) or, for a double free, the free ignored.
 //
-// Alloc, Free and the other calls deliver their reports after dropping the
-// cache's locks. Validate delivers them while it holds the locks that keep
-// the cache still: an OnReport hook that Validate may call must not call
-// into the same cache (AllocNoLock and FreeNoLock excepted).
+// Every call delivers its reports after dropping the cache's locks, so an
+// OnReport hook may call into the cache.
 type Report struct {
 	Cache  string  // the cache's name
 	Kind   string  // what is wrong: one of the Report* constants
