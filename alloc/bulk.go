@@ -14,7 +14,7 @@ const bulkChunk = 64
 // without going through a sheaf. CPUSlab: pop the cpu freelist, then the slow
 // path per object, as the old kernel did.
 func (c *Cache) AllocBulk(objs []unsafe.Pointer) int {
-	if len(objs) == 0 {
+	if len(objs) == 0 || c.injectFailure() {
 		return 0
 	}
 	var buf [bulkChunk]uintptr

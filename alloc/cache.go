@@ -97,17 +97,20 @@ type Cache struct {
 	objsPerSlab int
 	recip       uint64 // ceil(2^recipShift / size), for objIndex
 
-	design   Design
-	mode     cacheMode
-	lockless bool    // slab pairs updated with the double-word CAS
-	random   uintptr // free pointer hardening key; 0 when off
-	ctor     func(unsafe.Pointer)
-	onReport func(Report)
-	hook     func(Event)
-	debug    DebugFlags
-	dbg      *debugState
-	heap     *Heap     // the kmalloc heap this cache belongs to, if any
-	limit    *memLimit // shared with the other caches of a heap
+	design Design
+	mode   cacheMode
+	// inlineSheaves: Alloc takes the sheaves fast path written out in it
+	// (a Sheaves cache without failslab).
+	inlineSheaves bool
+	lockless      bool    // slab pairs updated with the double-word CAS
+	random        uintptr // free pointer hardening key; 0 when off
+	ctor          func(unsafe.Pointer)
+	onReport      func(Report)
+	hook          func(Event)
+	debug         DebugFlags
+	dbg           *debugState
+	heap          *Heap     // the kmalloc heap this cache belongs to, if any
+	limit         *memLimit // shared with the other caches of a heap
 
 	sheafCapacity   int // Sheaves: objects per sheaf
 	cpuPartial      int // CPUSlab: cpu_partial objects
@@ -156,8 +159,8 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		return nil, fmt.Errorf("slub: NewCache %s: unknown design %d", name, int(cfg.Design))
 	}
 	debug := cfg.Debug | debugFromEnv(name)
-	if debug&^DebugAll != 0 {
-		return nil, fmt.Errorf("slub: NewCache %s: unknown debug flags %#x", name, uint32(debug&^DebugAll))
+	if debug&^debugKnownFlags != 0 {
+		return nil, fmt.Errorf("slub: NewCache %s: unknown debug flags %#x", name, uint32(debug&^debugKnownFlags))
 	}
 	c := &Cache{
 		name:       name,
@@ -172,6 +175,18 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		limit:      limit,
 	}
 	c.layout()
+	if debug&DebugNoHigherOrder != 0 && debug&debugCacheFlags != 0 && pageOrder(c.size) > pageOrder(size) {
+		// slab_debug=O: no debugging that raises the page order. The
+		// metadata letters go; F and T go too where their slot, which
+		// keeps the free pointer outside the object, still raises it.
+		c.debug &^= debugMetadataFlags
+		c.layout()
+		if pageOrder(c.size) > pageOrder(size) {
+			c.debug &^= debugCacheFlags
+			c.layout()
+		}
+		debug = c.debug
+	}
 	if c.slabPages == 0 {
 		return nil, fmt.Errorf("slub: NewCache %s: object size %d does not fit a slab", name, size)
 	}
@@ -181,10 +196,10 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 			c.random = uintptr(rand.Uint64())
 		}
 	}
-	c.lockless = asm.Lockless() && !cfg.noDCAS && debug == 0
+	c.lockless = asm.Lockless() && !cfg.noDCAS && debug&debugCacheFlags == 0
 	c.node.minPartial = min(max((bits.Len(uint(c.size))-1)/2, 5), 10)
 	switch {
-	case debug != 0:
+	case debug&debugCacheFlags != 0:
 		c.mode = modeDebug
 	case cfg.Design == Sheaves:
 		c.mode = modeSheaves
@@ -196,13 +211,14 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		c.cpuPartial, c.cpuPartialSlabs = cpuPartialFor(c.size, c.objsPerSlab)
 		c.initCPUs()
 	}
+	c.inlineSheaves = c.mode == modeSheaves && debug&DebugFailSlab == 0
 	return c, nil
 }
 
 // layout places the free pointer and computes the slot size and slab order.
 func (c *Cache) layout() {
 	obj := max(c.objectSize, 8)
-	if c.debug != 0 {
+	if c.debug&debugCacheFlags != 0 {
 		c.debugLayout(obj)
 	} else if c.ctor != nil {
 		// The free pointer goes after the object so that a constructed
@@ -219,6 +235,9 @@ func (c *Cache) layout() {
 }
 
 func alignUp(n, a int) int { return (n + a - 1) &^ (a - 1) }
+
+// pageOrder is get_order: the order of the fewest pages that hold n bytes.
+func pageOrder(n int) int { return bits.Len(uint((n - 1) / pageSize)) }
 
 const maxSlabOrder = 6 // 256 KiB slabs at most
 
@@ -296,7 +315,7 @@ func (c *Cache) checkLive() {
 // MemoryLimit is reached. The object's contents are unspecified (what the
 // constructor set, for caches with a Ctor).
 func (c *Cache) Alloc() unsafe.Pointer {
-	if c.mode != modeSheaves {
+	if !c.inlineSheaves {
 		return ptr(c.allocOther())
 	}
 	// The sheaves fast path, written out here to save two calls; anything
@@ -321,7 +340,13 @@ func (c *Cache) Alloc() unsafe.Pointer {
 }
 
 func (c *Cache) allocOther() uintptr {
-	if c.mode == modeCPUSlab {
+	if c.injectFailure() {
+		return 0
+	}
+	switch c.mode {
+	case modeSheaves:
+		return c.sheavesAlloc()
+	case modeCPUSlab:
 		return c.cpuSlabAlloc()
 	}
 	return c.debugAlloc(false)

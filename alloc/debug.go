@@ -1,6 +1,7 @@
 package alloc
 
-// Debug caches: the kernel's slab_debug letters F, Z, P and U. See doc.go
+// Debug caches: the kernel's slab_debug letters F, Z, P, U and T (A, the
+// failslab filter, is in failslab.go; O is applied by NewCache). See doc.go
 // for where they sit; this file holds the flags, the environment variable,
 // the object layout and slab setup. The checks and repairs are in
 // debug_check.go, the call-site tracks in debug_track.go and the reports in
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 	"unsafe"
 )
 
@@ -49,9 +51,32 @@ const (
 	// DebugStoreUser (U) records where each object was last allocated and
 	// freed (call stack, P, time) and shows it in reports.
 	DebugStoreUser
+	// DebugTrace (T) traces every allocation and free: an EventAlloc or
+	// EventFree to Config.Trace, or, without a hook, a line in the kernel's
+	// format ("TRACE name alloc 0x... inuse=N fp=0x...") and the caller's
+	// stack on stderr. Meant for one cache at a time, as in the kernel.
+	DebugTrace
+	// DebugFailSlab (A) lets the failslab fault injection (SetFailSlab,
+	// GOSLUB_FAILSLAB) fail the cache's Alloc and AllocBulk. Unlike the
+	// other letters it keeps the cache's per-P design.
+	DebugFailSlab
+	// DebugNoHigherOrder (O) turns debugging off for a cache whose slot
+	// would then need a higher page order than its object alone, as
+	// slab_debug=O does for the kernel's caches: the metadata letters (Z,
+	// P, U), and F and T as well if their slot still needs it.
+	DebugNoHigherOrder
 
-	// DebugAll is all four, what slab_debug without letters means.
+	// DebugAll is F, Z, P and U, what slab_debug without letters means.
 	DebugAll = DebugConsistency | DebugRedZone | DebugPoison | DebugStoreUser
+)
+
+const (
+	// debugCacheFlags make a debug cache (the kernel's SLAB_DEBUG_FLAGS).
+	debugCacheFlags = DebugAll | DebugTrace
+	// debugMetadataFlags add bytes to the slot (DEBUG_METADATA_FLAGS).
+	debugMetadataFlags = DebugRedZone | DebugPoison | DebugStoreUser
+	debugKnownFlags    = debugCacheFlags | DebugFailSlab | DebugNoHigherOrder
+	debugLetters       = "FZPUTAO" // in bit order
 )
 
 // The kernel's byte values.
@@ -64,29 +89,23 @@ const (
 	debugWordSize = 8    // room for a free pointer or a track word
 )
 
-// ParseDebug parses slab_debug letters: F, Z, P, U in any case; "" means
-// all of them; "-" turns off what came before it. The kernel's other
-// letters (T, A, O) have no meaning here and are rejected.
+// ParseDebug parses slab_debug letters: F, Z, P, U, T, A, O in any case; ""
+// means F, Z, P and U; "-" turns off what came before it.
 func ParseDebug(s string) (DebugFlags, error) {
 	if s == "" {
 		return DebugAll, nil
 	}
 	var f DebugFlags
 	for _, r := range s {
-		switch r {
-		case 'f', 'F':
-			f |= DebugConsistency
-		case 'z', 'Z':
-			f |= DebugRedZone
-		case 'p', 'P':
-			f |= DebugPoison
-		case 'u', 'U':
-			f |= DebugStoreUser
-		case '-':
+		if r == '-' {
 			f = 0
-		default:
+			continue
+		}
+		i := strings.IndexRune(debugLetters, unicode.ToUpper(r))
+		if i < 0 {
 			return 0, fmt.Errorf("slub: unknown slab_debug letter %q in %q", r, s)
 		}
+		f |= 1 << i
 	}
 	return f, nil
 }
@@ -94,7 +113,7 @@ func ParseDebug(s string) (DebugFlags, error) {
 // String returns the letters, e.g. "FZPU", or "-" for none.
 func (f DebugFlags) String() string {
 	var b strings.Builder
-	for i, l := range "FZPU" {
+	for i, l := range debugLetters {
 		if f&(1<<i) != 0 {
 			b.WriteRune(l)
 		}

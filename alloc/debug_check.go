@@ -32,6 +32,7 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 		return 0
 	}
 	a := c.debugTake(&r, size, t)
+	ot := c.noteTrace(EventAlloc, nil, a)
 	n.unlock()
 	if a == 0 {
 		if s := c.newSlab(noblock); s != nil {
@@ -40,6 +41,7 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 				n.addPartial(s, false)
 				c.trace(EventNewSlab, s, 0)
 				a = c.debugTake(&r, size, t)
+				ot = c.noteTrace(EventAlloc, s, a)
 				n.unlock()
 			} else {
 				// Cannot register it now (free_new_slab_nolock).
@@ -51,6 +53,7 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 		c.stat(AllocSlowpath)
 	}
 	c.deliver(&r)
+	c.emitTrace(ot)
 	return a
 }
 
@@ -222,6 +225,10 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 		return !ok
 	}
 	freed, discard := c.freeDebugLocked(&r, s, a, t, false)
+	var ot objTrace
+	if freed {
+		ot = c.noteTrace(EventFree, s, a)
+	}
 	n.unlock()
 	if discard {
 		c.freeSlabPages(s)
@@ -230,6 +237,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 		c.stat(FreeSlowpath)
 	}
 	c.deliver(&r)
+	c.emitTrace(ot)
 	return true
 }
 
@@ -239,6 +247,10 @@ func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
 	var r reporter
 	c.node.lock(false)
 	freed, discard := c.freeDebugLocked(&r, s, a, track{}, true)
+	var ot objTrace
+	if freed {
+		ot = c.noteTrace(EventFree, s, a)
+	}
 	c.node.unlock()
 	if discard {
 		c.freeSlabPages(s)
@@ -247,6 +259,7 @@ func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
 		c.stat(FreeSlowpath)
 	}
 	c.deliver(&r)
+	c.emitTrace(ot)
 }
 
 // markDeferred moves an allocated object to objDeferred without list_lock,

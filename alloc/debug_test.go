@@ -588,6 +588,8 @@ func TestParseDebugSpec(t *testing.T) {
 		{"U;-,foo", map[string]DebugFlags{"foo": 0, "bar": DebugStoreUser}},
 		{"P,kmalloc-*;Z,kmalloc-8k", map[string]DebugFlags{"kmalloc-64": DebugPoison, "kmalloc-8k": DebugRedZone, "foo": 0}},
 		{"F;", map[string]DebugFlags{"a": DebugConsistency}},
+		{"tAo", map[string]DebugFlags{"a": DebugTrace | DebugFailSlab | DebugNoHigherOrder}},
+		{"FZPUTAO", map[string]DebugFlags{"a": DebugAll | DebugTrace | DebugFailSlab | DebugNoHigherOrder}},
 	} {
 		s, err := ParseDebugSpec(tc.spec)
 		if err != nil {
@@ -599,12 +601,12 @@ func TestParseDebugSpec(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"FX", "T", "F,", "F, ,"} {
+	for _, bad := range []string{"FX", "B", "F,", "F, ,"} {
 		if _, err := ParseDebugSpec(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
 	}
-	for f := DebugFlags(0); f <= DebugAll; f++ {
+	for f := DebugFlags(0); f <= debugKnownFlags; f++ {
 		g, err := ParseDebug(f.String())
 		if err != nil || g != f {
 			t.Errorf("ParseDebug(%q) = %v, %v", f.String(), g, err)

@@ -49,7 +49,7 @@ func (c *Cache) drainDeferred() {
 // freeDeferredObject frees one drained object to its slab.
 func (c *Cache) freeDeferredObject(o uintptr) {
 	s := lookupSlab(o)
-	if c.debug != 0 {
+	if c.mode == modeDebug {
 		c.debugFreeDeferred(s, o)
 		return
 	}

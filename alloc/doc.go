@@ -164,7 +164,11 @@
 //
 // A cache with Config.Debug (or GOSLUB_SLAB_DEBUG in slab_debug= syntax) has
 // no per-P caching and changes slabs only under list_lock, checking red
-// zones, poison and free pointers on every operation; see debug.go.
+// zones, poison and free pointers on every operation; see debug.go. The
+// letters are the kernel's: F, Z, P, U and T (trace every allocation and
+// free) make a debug cache; A lets failslab fault injection (SetFailSlab,
+// GOSLUB_FAILSLAB) fail a cache's allocations and keeps its design; O drops
+// debugging that would raise a cache's page order.
 //
 // Free pointers are hardened by default (Config.PlainFreelist turns it off):
 // stored XORed with a per-cache random and a byte-swap of their own address,

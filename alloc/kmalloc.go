@@ -100,7 +100,10 @@ func (h *Heap) Malloc(size int) unsafe.Pointer {
 		return ptr(zeroSize())
 	case size <= KmallocMaxCacheSize:
 		c := h.caches[kmallocIndex(size)]
-		if c.debug != 0 {
+		if c.mode == modeDebug {
+			if c.injectFailure() {
+				return nil
+			}
 			return ptr(c.debugAllocSized(size))
 		}
 		return c.Alloc()
@@ -198,7 +201,7 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 		return s.npages * pageSize
 	}
 	s.cache.checkObject("UsableSize", a)
-	if s.cache.debug != 0 {
+	if s.cache.mode == modeDebug {
 		return s.cache.debugUsableSize(a)
 	}
 	return s.cache.objectSize
@@ -231,12 +234,12 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 		s.cache.checkObject("Realloc", a)
 		old = s.cache.objectSize
 		if size <= old {
-			if s.cache.debug != 0 {
+			if s.cache.mode == modeDebug {
 				s.cache.debugResize(a, size)
 			}
 			return p
 		}
-		if s.cache.debug != 0 {
+		if s.cache.mode == modeDebug {
 			old = s.cache.debugUsableSize(a)
 		}
 	}
@@ -274,7 +277,7 @@ func (h *Heap) MallocNoLock(size int) unsafe.Pointer {
 // allocNoLockSized is AllocNoLock for a kmalloc of size bytes: debug caches
 // record the size so that writes past it are caught.
 func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
-	if c.debug == 0 {
+	if c.mode != modeDebug {
 		return c.AllocNoLock()
 	}
 	a := c.allocDebug(size, true)

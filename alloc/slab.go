@@ -176,7 +176,7 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	s.start = a
 	s.base = a + uintptr(c.redLeft)
 	s.end = s.base + uintptr(c.objsPerSlab*c.size)
-	if c.debug != 0 {
+	if c.mode == modeDebug {
 		c.initDebugSlab(s)
 	}
 	if c.ctor != nil {

@@ -12,10 +12,12 @@ const (
 	EventBarnPut                        // a full sheaf was put in the barn (unpinned paths; see below)
 	EventDeactivate                     // old design: a cpu slab was deactivated (list_lock held)
 	EventDeferredDrain                  // deferred frees were drained (Objects: how many)
+	EventAlloc                          // DebugTrace: an object was allocated (Object, Inuse)
+	EventFree                           // DebugTrace: an object was freed (Object, Inuse)
 )
 
 var eventNames = [...]string{"new_slab", "slab_free", "sheaf_refill", "sheaf_flush",
-	"barn_get", "barn_put", "cpu_slab_deactivate", "deferred_drain"}
+	"barn_get", "barn_put", "cpu_slab_deactivate", "deferred_drain", "alloc", "free"}
 
 func (k EventKind) String() string {
 	if k < 0 || int(k) >= len(eventNames) {
@@ -38,11 +40,16 @@ func (k EventKind) String() string {
 // come from the unpinned slow paths. A hook that allocates or frees during
 // Shrink, Validate or Destroy moves objects while those run: Destroy may then
 // report them as still allocated.
+//
+// EventAlloc and EventFree come only from caches with DebugTrace, after the
+// cache has dropped its locks.
 type Event struct {
 	Kind    EventKind
 	Cache   *Cache
-	Slab    uintptr // first byte of the slab, for slab events
+	Slab    uintptr // first byte of the slab, for slab and object events
 	Objects int     // objects moved, for sheaf and drain events
+	Object  uintptr // the object, for EventAlloc and EventFree
+	Inuse   int     // the slab's objects in use just after EventAlloc or EventFree
 }
 
 // trace calls the hook, if any.
