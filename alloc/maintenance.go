@@ -70,10 +70,9 @@ func (c *Cache) discardEmpty() {
 // structures, except the lockless slab frees (which only push onto slab
 // freelists): growMu, so no P joins meanwhile, remote locks on all Ps
 // (Sheaves) or all per-P locks (CPUSlab), the barn lock and list_lock, in
-// the lock order of doc.go. With
-// flushCPUSlabs the old design's cpu slabs are flushed once every P is
-// locked (a flush before the locks would let an allocation install a new cpu
-// slab in between). It returns the release.
+// the lock order of doc.go. With flushCPUSlabs the old design's cpu slabs
+// are flushed once every P is locked (a flush before the locks would let an
+// allocation install a new cpu slab in between). It returns the release.
 func (c *Cache) quiesce(flushCPUSlabs bool) func() {
 	c.growMu.Lock()
 	c.flushMu.Lock()
@@ -298,7 +297,8 @@ func (c *Cache) validateQuiesced(r *reporter) []string {
 // or the deferred list only from in use, which the walk already counted, and
 // leaves the deferred count before its slab's inuse. So ActiveObjects is
 // never negative and never above Objects; under concurrent use it may count
-// objects that were freed while Stats ran.
+// objects that were freed while Stats ran. Most allocations and frees wait
+// while Stats walks the slabs: it is for monitoring, not for a hot path.
 func (c *Cache) Stats() Stats {
 	st := Stats{
 		Name:           c.name,

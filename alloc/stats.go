@@ -88,8 +88,9 @@ func (i StatItem) String() string {
 // Counters holds one value per StatItem.
 type Counters [NumStatItems]uint64
 
-// Stats describes a cache at one moment. The counts are read without
-// stopping the cache, so under concurrent use they are approximate.
+// Stats describes a cache at one moment. Under concurrent use the object
+// counts are approximate (see Cache.Stats for how), and the event counters
+// are read one by one.
 type Stats struct {
 	Name           string
 	Design         Design
