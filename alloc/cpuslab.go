@@ -309,28 +309,36 @@ func (c *Cache) loadFreelist(cc *kmemCacheCPU, step uint64, fl uintptr) uintptr 
 
 // installCPUChain makes the chain at head the cpu freelist, under the per-P
 // lock. The cpu freelist is normally empty then; if a racing free pushed an
-// object of the cpu slab meanwhile, the two lists are joined.
+// object of the cpu slab meanwhile, the two lists are joined. The chain's
+// tail is relinked on every try: after a failed try the objects it was
+// linked to may have been allocated, and the list may be empty again.
 func (c *Cache) installCPUChain(cc *kmemCacheCPU, step uint64, head uintptr) {
 	var tail uintptr
 	for {
 		tid := atomic.LoadUint64(&cc.pair.Hi)
 		cur := uintptr(atomic.LoadUint64(&cc.pair.Lo))
 		newHead := head
-		if cur != 0 {
-			if head == 0 {
-				newHead = cur
-			} else {
-				if tail == 0 {
-					tail, _ = c.chainEnd(lookupSlab(head), head)
-				}
-				c.setFP(tail, cur)
+		switch {
+		case head == 0:
+			newHead = cur
+		case cur != 0 || tail != 0:
+			if tail == 0 {
+				tail, _ = c.chainEnd(lookupSlab(head), head)
 			}
+			c.setFP(tail, cur)
+		}
+		if testHookInstallCAS != nil {
+			testHookInstallCAS()
 		}
 		if c.cpuCAS(cc, uint64(cur), tid, uint64(newHead), tid+step) {
 			return
 		}
 	}
 }
+
+// testHookInstallCAS, when set by a test, runs in installCPUChain just
+// before its CAS, where a racing fast path can change the cpu freelist.
+var testHookInstallCAS func()
 
 // detachCPUFreelist takes the whole cpu freelist, advancing the tid.
 func (c *Cache) detachCPUFreelist(cc *kmemCacheCPU, step uint64) uintptr {
@@ -586,19 +594,28 @@ func (c *Cache) flushCPUs() {
 func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair.Hi) }
 
 // cpuFreelistLen counts the objects on a P's cpu freelist, for Stats, with
-// cc.mu held. The lockless fast paths may pop and push meanwhile, so the
-// walk stays inside the cpu slab and stops after its object count; the
-// result is exact when the P is idle.
+// cc.mu held (so the cpu slab stays). The lockless fast paths may pop and
+// push meanwhile: a walk counts only if the tid did not move during it, so
+// that it never counts an object that was allocated meanwhile. A P too busy
+// to give a still walk in a few tries counts 0, which errs towards more
+// active objects, the direction Stats allows. The walk stays inside the cpu
+// slab and stops after its object count.
 func (c *Cache) cpuFreelistLen(cc *kmemCacheCPU) int {
 	s := cc.slab.Load()
 	if s == nil {
 		return 0
 	}
-	n := 0
-	for o := loadCPUFreelist(cc); o != 0 && n < c.objsPerSlab && c.validSlot(s, o); o = c.getFP(o) {
-		n++
+	for try := 0; try < 8; try++ {
+		tid := loadTid(cc)
+		n := 0
+		for o := loadCPUFreelist(cc); o != 0 && n < c.objsPerSlab && c.validSlot(s, o); o = c.getFP(o) {
+			n++
+		}
+		if loadTid(cc) == tid {
+			return n
+		}
 	}
-	return n
+	return 0
 }
 
 func loadCPUFreelist(cc *kmemCacheCPU) uintptr {

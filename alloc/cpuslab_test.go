@@ -123,6 +123,47 @@ func TestCPUSlabTidDefeatsABA(t *testing.T) {
 	})
 }
 
+// installCPUChain joining a chain to a racing free, whose object a racing
+// allocation then takes before the CAS: the retry must not keep the chain's
+// tail linked to that object (it would be handed out twice). This is the
+// interleaving of a bulk allocation, which puts back what it did not use
+// while the P's fast paths run in other goroutines.
+func TestCPUSlabInstallRetryRelinks(t *testing.T) {
+	withProcs(t, 1)
+	c := mustCache(t, "install-retry", 64, Config{Design: CPUSlab})
+	if !c.lockless {
+		t.Skip("the race needs the lockless fast paths (no double-word CAS here)")
+	}
+	keep := allocN(t, c, 4) // P 0 has a cpu slab with free objects
+	x := keep[3]
+	cc, step := c.thisCPU()
+	cc.mu.Lock()
+	chain := c.detachCPUFreelist(cc, step) // as cpuAllocBulk does
+	if chain == 0 || c.getFP(chain) == 0 {
+		cc.mu.Unlock()
+		t.Fatal("the cpu freelist holds fewer than two objects")
+	}
+	c.Free(x) // a racing fast free: the cpu freelist is now x alone
+	var taken unsafe.Pointer
+	testHookInstallCAS = func() {
+		testHookInstallCAS = nil
+		taken = c.Alloc() // a racing fast allocation takes x back
+	}
+	c.installCPUChain(cc, step, chain)
+	testHookInstallCAS = nil
+	cc.mu.Unlock()
+	if taken != x {
+		t.Fatalf("the racing allocation got %p, want %p", taken, x)
+	}
+	for o := loadCPUFreelist(cc); o != 0; o = c.getFP(o) {
+		if o == uintptr(x) {
+			t.Fatalf("%p is allocated and on the cpu freelist", x)
+		}
+	}
+	freeAll(c, keep)
+	mustFinish(t, c)
+}
+
 // The tid of P i starts at i and steps by a power of two at least the number
 // of Ps, so tid % step names the P.
 func TestCPUSlabTidPerP(t *testing.T) {
