@@ -31,8 +31,12 @@ type kmemCacheCPU struct {
 	slab    atomic.Pointer[slab] // the cpu slab (frozen), or nil
 	mu      sync.Mutex           // the per-P lock of the slow paths (local_lock)
 	partial *slab                // cpu partial list, under mu
-	stat    [NumStatItems]uint64 // fast-path events; read atomically
-	_       [64]byte
+	// stat counts fast-path events with plain increments, as
+	// this_cpu_inc does; Stats reads them atomically. Two goroutines that
+	// use the same P's structure at once (one migrated meanwhile) can lose
+	// an increment: the fast-path counters of this design are approximate.
+	stat [NumStatItems]uint64
+	_    [64]byte
 }
 
 type cpuArray struct {
