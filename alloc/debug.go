@@ -57,8 +57,8 @@ const (
 	// stack on stderr. Meant for one cache at a time, as in the kernel.
 	DebugTrace
 	// DebugFailSlab (A) lets the failslab fault injection (SetFailSlab,
-	// GOSLUB_FAILSLAB) fail the cache's Alloc and AllocBulk. Unlike the
-	// other letters it keeps the cache's per-P design.
+	// GOSLUB_FAILSLAB) fail the cache's Alloc and AllocBulk, and a heap's
+	// Malloc. Unlike the other letters it keeps the cache's per-P design.
 	DebugFailSlab
 	// DebugNoHigherOrder (O) turns debugging off for a cache whose slot
 	// would then need a higher page order than its object alone, as
