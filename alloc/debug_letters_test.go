@@ -190,6 +190,34 @@ func TestFailSlabHeap(t *testing.T) {
 	}
 }
 
+// GOSLUB_FAILSLAB, read when the package starts, in failslab= syntax.
+func TestFailSlabEnv(t *testing.T) {
+	withFailSlab(t, FaultAttr{})
+	c := mustCache(t, "failslab-env", 32, Config{Debug: DebugFailSlab})
+	t.Setenv(EnvFailSlab, "2,100,0,1") // every second call, once
+	failSlabFromEnv()
+	var got strings.Builder
+	for i := 0; i < 4; i++ {
+		if p := c.Alloc(); p == nil {
+			got.WriteByte('x')
+		} else {
+			got.WriteByte('.')
+			c.Free(p)
+		}
+	}
+	if got.String() != ".x.." {
+		t.Errorf("with %s=2,100,0,1: %s, want .x..", EnvFailSlab, got.String())
+	}
+	t.Setenv(EnvFailSlab, "1,100,4096,1") // space is not supported: ignored
+	failSlabFromEnv()
+	if p := c.Alloc(); p == nil {
+		t.Error("a bad GOSLUB_FAILSLAB was applied")
+	} else {
+		c.Free(p)
+	}
+	mustFinish(t, c)
+}
+
 func TestParseFailSlab(t *testing.T) {
 	a, err := ParseFailSlab("10, 50, 0, -1")
 	if err != nil || a != (FaultAttr{Interval: 10, Probability: 50, Times: -1}) {

@@ -42,15 +42,21 @@ type faultState struct {
 
 var failslab faultState
 
-func init() {
-	if v, ok := os.LookupEnv(EnvFailSlab); ok {
-		a, err := ParseFailSlab(v)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s ignored: %v\n", EnvFailSlab, err)
-			return
-		}
-		failslab.set(a)
+func init() { failSlabFromEnv() }
+
+// failSlabFromEnv applies EnvFailSlab, if set. A value that does not parse
+// is reported on stderr and ignored.
+func failSlabFromEnv() {
+	v, ok := os.LookupEnv(EnvFailSlab)
+	if !ok {
+		return
 	}
+	a, err := ParseFailSlab(v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s ignored: %v\n", EnvFailSlab, err)
+		return
+	}
+	failslab.set(a)
 }
 
 // ParseFailSlab parses the kernel's failslab= boot parameter:
