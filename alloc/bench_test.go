@@ -80,6 +80,25 @@ func pairName(v variant) string {
 	return v.name
 }
 
+// BenchmarkKmallocPair is one Heap.Malloc and one Heap.Free of 64 bytes.
+func BenchmarkKmallocPair(b *testing.B) {
+	for _, v := range variants() {
+		b.Run("design="+pairName(v), func(b *testing.B) {
+			h, err := NewHeap(v.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				h.Free(h.Malloc(64))
+			}
+			b.StopTimer()
+			if err := h.Destroy(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
 // BenchmarkPairParallel is the pair with every P busy.
 func BenchmarkPairParallel(b *testing.B) {
 	for _, v := range variants() {
