@@ -224,20 +224,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 		c.deliver(&r)
 		return !ok
 	}
-	freed, discard := c.freeDebugLocked(&r, s, a, t, false)
-	var ot objTrace
-	if freed {
-		ot = c.noteTrace(EventFree, s, a)
-	}
-	n.unlock()
-	if discard {
-		c.freeSlabPages(s)
-	}
-	if freed {
-		c.stat(FreeSlowpath)
-	}
-	c.deliver(&r)
-	c.emitTrace(ot)
+	c.freeDebugAndUnlock(&r, s, a, t, false)
 	return true
 }
 
@@ -246,7 +233,14 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
 	var r reporter
 	c.node.lock(false)
-	freed, discard := c.freeDebugLocked(&r, s, a, track{}, true)
+	c.freeDebugAndUnlock(&r, s, a, track{}, true)
+}
+
+// freeDebugAndUnlock frees a with list_lock held, drops the lock, and then
+// does what needs no lock: the emptied slab's pages, the counter, the
+// reports and the trace.
+func (c *Cache) freeDebugAndUnlock(r *reporter, s *slab, a uintptr, t track, deferred bool) {
+	freed, discard := c.freeDebugLocked(r, s, a, t, deferred)
 	var ot objTrace
 	if freed {
 		ot = c.noteTrace(EventFree, s, a)
@@ -258,7 +252,7 @@ func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
 	if freed {
 		c.stat(FreeSlowpath)
 	}
-	c.deliver(&r)
+	c.deliver(r)
 	c.emitTrace(ot)
 }
 
