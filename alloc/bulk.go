@@ -94,9 +94,11 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 	got := 0
 	cc, step := c.thisCPU()
 	cc.mu.Lock()
-	if cc.slab.Load() != nil {
+	if s := cc.slab.Load(); s != nil {
 		// Take the cpu freelist whole and put back what is left: two CASes
-		// instead of one per object.
+		// instead of one per object. The slab is off the P meanwhile, as
+		// for any change of the cpu freelist under the per-P lock.
+		cc.slab.Store(nil)
 		fl := c.detachCPUFreelist(cc, step)
 		for fl != 0 && got < len(dst) {
 			dst[got] = fl
@@ -106,6 +108,7 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 		if fl != 0 {
 			c.installCPUChain(cc, step, fl)
 		}
+		cc.slab.Store(s)
 	}
 	cc.mu.Unlock()
 	atomic.AddUint64(&cc.stat[AllocFastpath], uint64(got))

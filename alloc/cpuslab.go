@@ -249,8 +249,9 @@ func (c *Cache) cpuSlabAllocSlow(noblock bool) uintptr {
 				continue
 			}
 			c.stat(CPUPartialAlloc)
+			a := c.loadFreelist(cc, step, fl)
 			cc.slab.Store(s)
-			return c.loadFreelist(cc, step, fl)
+			return a
 		}
 		s, fl, ok := c.getPartialNode(cc, noblock)
 		if !ok {
@@ -311,38 +312,22 @@ func (c *Cache) loadFreelist(cc *kmemCacheCPU, step uint64, fl uintptr) uintptr 
 	return fl
 }
 
-// installCPUChain makes the chain at head the cpu freelist, under the per-P
-// lock. The cpu freelist is normally empty then; if a racing free pushed an
-// object of the cpu slab meanwhile, the two lists are joined. The chain's
-// tail is relinked on every try: after a failed try the objects it was
-// linked to may have been allocated, and the list may be empty again.
+// installCPUChain makes the chain at head the cpu freelist. The caller holds
+// the per-P lock and has taken the cpu slab off the P and detached its
+// freelist, so no fast path can push or pop meanwhile (see kmemCacheCPU):
+// the freelist is empty and the CAS cannot fail.
 func (c *Cache) installCPUChain(cc *kmemCacheCPU, step uint64, head uintptr) {
-	var tail uintptr
-	for {
-		tid := atomic.LoadUint64(&cc.pair.Hi)
-		cur := uintptr(atomic.LoadUint64(&cc.pair.Lo))
-		newHead := head
-		switch {
-		case head == 0:
-			newHead = cur
-		case cur != 0 || tail != 0:
-			if tail == 0 {
-				tail, _ = c.chainEnd(lookupSlab(head), head)
-			}
-			c.setFP(tail, cur)
-		}
-		if testHookInstallCAS != nil {
-			testHookInstallCAS()
-		}
-		if c.cpuCAS(cc, uint64(cur), tid, uint64(newHead), tid+step) {
-			return
-		}
+	if testHookCPUInstall != nil {
+		testHookCPUInstall()
+	}
+	tid := loadTid(cc)
+	if cc.slab.Load() != nil || !c.cpuCAS(cc, 0, tid, uint64(head), tid+step) {
+		panic("slub: " + c.name + ": cpu freelist installed while the cpu slab is on the P")
 	}
 }
 
-// testHookInstallCAS, when set by a test, runs in installCPUChain just
-// before its CAS, where a racing fast path can change the cpu freelist.
-var testHookInstallCAS func()
+// testHookCPUInstall, when set by a test, runs when installCPUChain starts.
+var testHookCPUInstall func()
 
 // detachCPUFreelist takes the whole cpu freelist, advancing the tid.
 func (c *Cache) detachCPUFreelist(cc *kmemCacheCPU, step uint64) uintptr {

@@ -123,44 +123,48 @@ func TestCPUSlabTidDefeatsABA(t *testing.T) {
 	})
 }
 
-// installCPUChain joining a chain to a racing free, whose object a racing
-// allocation then takes before the CAS: the retry must not keep the chain's
-// tail linked to that object (it would be handed out twice). This is the
-// interleaving of a bulk allocation, which puts back what it did not use
-// while the P's fast paths run in other goroutines.
-func TestCPUSlabInstallRetryRelinks(t *testing.T) {
+// A bulk allocation takes the cpu slab off the P while it puts back the
+// objects it did not use, as every change of the cpu freelist under the
+// per-P lock does. A fast free racing with it then goes to the slab, so the
+// freelist put back cannot be joined to objects a fast allocation takes
+// meanwhile (which once handed an object out twice).
+func TestCPUSlabBulkTakesSlabOff(t *testing.T) {
 	withProcs(t, 1)
-	c := mustCache(t, "install-retry", 64, Config{Design: CPUSlab})
+	c := mustCache(t, "bulk-slab-off", 64, Config{Design: CPUSlab})
 	if !c.lockless {
-		t.Skip("the race needs the lockless fast paths (no double-word CAS here)")
+		// Without the double-word CAS a fast free takes the per-P lock, so
+		// it cannot race with the bulk allocation at all.
+		t.Skip("no lockless fast path here: nothing can race")
 	}
 	keep := allocN(t, c, 4) // P 0 has a cpu slab with free objects
 	x := keep[3]
-	cc, step := c.thisCPU()
-	cc.mu.Lock()
-	chain := c.detachCPUFreelist(cc, step) // as cpuAllocBulk does
-	if chain == 0 || c.getFP(chain) == 0 {
-		cc.mu.Unlock()
-		t.Fatal("the cpu freelist holds fewer than two objects")
+	cc, _ := c.thisCPU()
+	s := cc.slab.Load()
+	var slabOff bool
+	testHookCPUInstall = func() {
+		testHookCPUInstall = nil
+		slabOff = cc.slab.Load() == nil
+		c.Free(x) // a racing fast free
 	}
-	c.Free(x) // a racing fast free: the cpu freelist is now x alone
-	var taken unsafe.Pointer
-	testHookInstallCAS = func() {
-		testHookInstallCAS = nil
-		taken = c.Alloc() // a racing fast allocation takes x back
+	objs := make([]unsafe.Pointer, 2)
+	n := c.AllocBulk(objs)
+	testHookCPUInstall = nil
+	if n != 2 || !slabOff {
+		t.Fatalf("AllocBulk: %d objects; cpu slab off the P while the rest went back: %v", n, slabOff)
 	}
-	c.installCPUChain(cc, step, chain)
-	testHookInstallCAS = nil
-	cc.mu.Unlock()
-	if taken != x {
-		t.Fatalf("the racing allocation got %p, want %p", taken, x)
+	if cc.slab.Load() != s {
+		t.Fatal("the cpu slab did not come back to the P")
 	}
 	for o := loadCPUFreelist(cc); o != 0; o = c.getFP(o) {
 		if o == uintptr(x) {
-			t.Fatalf("%p is allocated and on the cpu freelist", x)
+			t.Fatalf("%p, freed while the slab was off the P, is on the cpu freelist", x)
 		}
 	}
-	freeAll(c, keep)
+	if fl := s.freelist(); fl != uintptr(x) {
+		t.Fatalf("slab freelist head %#x, want the freed %p", fl, x)
+	}
+	freeAll(c, keep[:3])
+	freeAll(c, objs)
 	mustFinish(t, c)
 }
 
