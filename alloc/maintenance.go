@@ -253,8 +253,9 @@ func (c *Cache) validateQuiesced(r *reporter) []string {
 		}
 	}
 	if c.mode == modeSheaves {
-		for i := range c.pcs.Load().p {
-			p := &c.pcs.Load().p[i]
+		pcs := c.pcs.Load()
+		for i := range pcs.p {
+			p := &pcs.p[i]
 			checkSheaf(fmt.Sprintf("P%d main", i), p.main)
 			if p.spare != nil {
 				checkSheaf(fmt.Sprintf("P%d spare", i), p.spare)
