@@ -11,10 +11,9 @@ type barn struct {
 	nrFull, nrEmpty int
 }
 
-const (
-	maxFullSheaves  = 10 // MAX_FULL_SHEAVES
-	maxEmptySheaves = 10 // MAX_EMPTY_SHEAVES
-)
+// maxFullSheaves is MAX_FULL_SHEAVES. (MAX_EMPTY_SHEAVES bounds only the
+// kfree_rcu path, which this allocator does not have yet.)
+const maxFullSheaves = 10
 
 func (b *barn) lock(try bool) bool {
 	if try {
@@ -72,8 +71,8 @@ func (b *barn) replaceEmpty(empty *Sheaf, try bool) *Sheaf {
 }
 
 // replaceFull is barn_replace_full_sheaf: trade a full sheaf for an empty
-// one; nil when the barn holds maxFullSheaves full ones, has no empty one or,
-// with try, its lock is busy.
+// one; nil when the barn holds maxFullSheaves full ones, has no empty one
+// or, with try, its lock is busy.
 func (b *barn) replaceFull(full *Sheaf, try bool) *Sheaf {
 	if !b.lock(try) {
 		return nil
@@ -102,6 +101,27 @@ func (b *barn) getEmpty() *Sheaf {
 	return sh
 }
 
+// getFullOrEmpty is barn_get_full_or_empty_sheaf: a full sheaf if the barn
+// has one, else an empty one, else nil.
+func (b *barn) getFullOrEmpty() *Sheaf {
+	b.mu.Lock()
+	sh := b.popFull()
+	if sh == nil {
+		sh = b.popEmpty()
+	}
+	b.mu.Unlock()
+	return sh
+}
+
+// fullCount returns nr_full, which may be stale once returned (the kernel
+// reads it with data_race for such decisions).
+func (b *barn) fullCount() int {
+	b.mu.Lock()
+	n := b.nrFull
+	b.mu.Unlock()
+	return n
+}
+
 // putFull stores a full (or partly full) sheaf; false when the barn already
 // holds maxFullSheaves and force is not set.
 func (b *barn) putFull(sh *Sheaf, force bool) bool {
@@ -114,16 +134,13 @@ func (b *barn) putFull(sh *Sheaf, force bool) bool {
 	return ok
 }
 
-// putEmpty stores an empty sheaf; false (the caller drops it) when the barn
-// already holds maxEmptySheaves.
-func (b *barn) putEmpty(sh *Sheaf) bool {
+// putEmpty stores an empty sheaf whatever the barn holds
+// (barn_put_empty_sheaf: the sheaf exists already, and dropping it would
+// only make a later free allocate another).
+func (b *barn) putEmpty(sh *Sheaf) {
 	b.mu.Lock()
-	ok := b.nrEmpty < maxEmptySheaves
-	if ok {
-		b.pushEmpty(sh)
-	}
+	b.pushEmpty(sh)
 	b.mu.Unlock()
-	return ok
 }
 
 // takeAll empties the barn (barn_shrink).

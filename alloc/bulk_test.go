@@ -78,7 +78,7 @@ func TestBulk(t *testing.T) {
 // bulk free that puts it back.
 func TestBulkFastPath(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+	eachDesign(t, sheafDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "bulkfast", 64, cfg)
 		c.Free(c.Alloc()) // main now holds a full sheaf
 		st0 := c.Stats()
@@ -88,18 +88,19 @@ func TestBulkFastPath(t *testing.T) {
 		}
 		c.FreeBulk(objs)
 		st := c.Stats()
-		if got := st.Counters[AllocFastpath] - st0.Counters[AllocFastpath]; got != uint64(len(objs)) {
-			t.Errorf("ALLOC_FASTPATH +%d for a bulk allocation of %d", got, len(objs))
+		allocHit, freeHit := sheafHits(cfg.Design)
+		if got := st.Counters[allocHit] - st0.Counters[allocHit]; got != uint64(len(objs)) {
+			t.Errorf("%v +%d for a bulk allocation of %d", allocHit, got, len(objs))
 		}
-		if got := st.Counters[FreeFastpath] - st0.Counters[FreeFastpath]; got != uint64(len(objs)) {
-			t.Errorf("FREE_FASTPATH +%d for a bulk free of %d", got, len(objs))
+		if got := st.Counters[freeHit] - st0.Counters[freeHit]; got != uint64(len(objs)) {
+			t.Errorf("%v +%d for a bulk free of %d", freeHit, got, len(objs))
 		}
 		if st.Counters[SheafRefill] != st0.Counters[SheafRefill] || st.Counters[AllocSlab] != 1 {
 			t.Error("the bulk operations touched slabs")
 		}
 		mustDestroy(t, c)
 	})
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "bulkfast", 64, cfg)
 		c.Free(c.Alloc()) // the cpu slab's freelist is on the P
 		st0 := c.Stats()

@@ -6,48 +6,12 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/goslub/slub/asm"
 )
-
-// Design selects a cache's per-P layer. See doc.go.
-type Design int
-
-const (
-	// Sheaves is the Linux 7.0 design: per-P arrays of objects (main and
-	// spare sheaf) backed by a barn of full and empty sheaves.
-	Sheaves Design = iota
-	// CPUSlab is the design Linux removed in 7.0: a per-P cpu slab whose
-	// freelist is popped with a (freelist, tid) double-word CAS, plus a cpu
-	// partial list.
-	CPUSlab
-)
-
-// String returns "sheaves" or "cpuslab".
-func (d Design) String() string {
-	switch d {
-	case Sheaves:
-		return "sheaves"
-	case CPUSlab:
-		return "cpuslab"
-	}
-	return fmt.Sprintf("Design(%d)", int(d))
-}
-
-// ParseDesign parses "sheaves" or "cpuslab" (case-insensitive).
-func ParseDesign(s string) (Design, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "sheaves":
-		return Sheaves, nil
-	case "cpuslab", "cpu-slab", "cpu_slab":
-		return CPUSlab, nil
-	}
-	return 0, fmt.Errorf("slub: unknown design %q (want sheaves or cpuslab)", s)
-}
 
 // Config configures a cache or a heap. The zero value is a Sheaves cache with
 // 8-byte alignment and no limit.
@@ -76,14 +40,6 @@ type Config struct {
 // MaxObjectSize is the largest object a Cache holds.
 const MaxObjectSize = 256 << 10
 
-type cacheMode int
-
-const (
-	modeSheaves cacheMode = iota
-	modeCPUSlab
-	modeDebug
-)
-
 // Cache is the kernel's kmem_cache: objects of one size in slabs of off-heap
 // memory. All methods are safe for concurrent use.
 type Cache struct {
@@ -97,27 +53,28 @@ type Cache struct {
 	objsPerSlab int
 	recip       uint64 // ceil(2^recipShift / size), for objIndex
 
-	design Design
-	mode   cacheMode
-	// inlineSheaves: Alloc takes the sheaves fast path written out in it
-	// (a Sheaves cache without failslab).
-	inlineSheaves bool
-	lockless      bool    // slab pairs updated with the double-word CAS
-	random        uintptr // free pointer hardening key; 0 when off
-	ctor          func(unsafe.Pointer)
-	onReport      func(Report)
-	hook          func(Event)
-	debug         DebugFlags
-	dbg           *debugState
-	heap          *Heap     // the kmalloc heap this cache belongs to, if any
-	limit         *memLimit // shared with the other caches of a heap
+	design  Design
+	pp      percpu   // the design's per-P layer (design.go)
+	backing backing  // Sheaves and Hybrid: what the sheaves refill from and flush to
+	fast    fastPath // the fast path Alloc and Free write out
+	// lockless: slab pairs are updated with the double-word CAS; else
+	// under list_lock.
+	lockless bool
+	random   uintptr // free pointer hardening key; 0 when off
+	ctor     func(unsafe.Pointer)
+	onReport func(Report)
+	hook     func(Event)
+	debug    DebugFlags
+	dbg      *debugState
+	heap     *Heap     // the kmalloc heap this cache belongs to, if any
+	limit    *memLimit // shared with the other caches of a heap
 
 	sheafCapacity   int // Sheaves: objects per sheaf
 	cpuPartial      int // CPUSlab: cpu_partial objects
 	cpuPartialSlabs int // CPUSlab: slabs a cpu partial list holds before it drains
 
-	pcs  atomic.Pointer[pcpuArray] // Sheaves: per-P sheaves, indexed by P id
-	cpus atomic.Pointer[cpuArray]  // CPUSlab: per-P cpu slabs, indexed by P id
+	pcs  atomic.Pointer[pcpuArray] // Sheaves, Hybrid: per-P sheaves, indexed by P id
+	cpus atomic.Pointer[cpuArray]  // CPUSlab, CPUSlabLocked, Hybrid: per-P cpu slabs
 
 	growMu  sync.Mutex // serializes growing pcs and cpus
 	flushMu sync.Mutex // serializes remote lockers of per-P data
@@ -155,7 +112,7 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		return nil, fmt.Errorf("slub: NewCache %s: sheaf capacity %d out of range 0..%d", name, cfg.SheafCapacity, 1<<16)
 	case cfg.MemoryLimit < 0:
 		return nil, fmt.Errorf("slub: NewCache %s: negative memory limit", name)
-	case cfg.Design != Sheaves && cfg.Design != CPUSlab:
+	case cfg.Design < 0 || cfg.Design >= numDesigns:
 		return nil, fmt.Errorf("slub: NewCache %s: unknown design %d", name, int(cfg.Design))
 	}
 	debug := cfg.Debug | debugFromEnv(name)
@@ -196,28 +153,16 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 			c.random = uintptr(rand.Uint64())
 		}
 	}
-	c.lockless = asm.Lockless() && !cfg.noDCAS && debug&debugCacheFlags == 0
-	c.node.minPartial = min(max((bits.Len(uint(c.size))-1)/2, 5), 10)
-	switch {
-	case debug&debugCacheFlags != 0:
-		c.mode = modeDebug
-	case cfg.Design == Sheaves:
-		c.mode = modeSheaves
-		c.sheafCapacity = max(sheafCapacityFor(c.size), cfg.SheafCapacity)
-		c.pcs.Store(&pcpuArray{})
-		c.growPCS(gomaxprocs() - 1)
-	case cfg.Design == CPUSlab:
-		c.mode = modeCPUSlab
-		c.cpuPartial, c.cpuPartialSlabs = cpuPartialFor(c.size, c.objsPerSlab)
-		c.initCPUs()
-	}
-	c.inlineSheaves = c.mode == modeSheaves && debug&DebugFailSlab == 0
+	c.lockless = asm.Lockless() && !cfg.noDCAS && !c.isDebug()
+	c.node.minPartial = minPartialFor(c.size)
+	c.setDesign(cfg.Design, cfg.SheafCapacity)
 	return c, nil
 }
 
 // layout places the free pointer and computes the slot size and slab order.
 func (c *Cache) layout() {
 	obj := max(c.objectSize, 8)
+	c.dbg = nil
 	if c.debug&debugCacheFlags != 0 {
 		c.debugLayout(obj)
 	} else if c.ctor != nil {
@@ -305,6 +250,10 @@ func (c *Cache) ObjectSize() int { return c.objectSize }
 // Design returns the cache's per-P design.
 func (c *Cache) Design() Design { return c.design }
 
+// isDebug reports whether c is a debug cache (slab_debug letters F, Z, P,
+// U or T): no per-P layer, every slab change under list_lock.
+func (c *Cache) isDebug() bool { return c.dbg != nil }
+
 func (c *Cache) checkLive() {
 	if c.destroyed.Load() {
 		panic("slub: " + c.name + ": cache used after Destroy")
@@ -314,47 +263,65 @@ func (c *Cache) checkLive() {
 // Alloc returns a new object, or nil when memory is exhausted or the cache's
 // MemoryLimit is reached. The object's contents are unspecified (what the
 // constructor set, for caches with a Ctor).
+//
+// The fast paths of Sheaves and CPUSlab are written out here, the pinned
+// prologue of pcsLock and cpuLock and one try of pcsPop's and cpuPop's
+// step included, to save the calls; a miss goes to the design's alloc,
+// which starts over.
 func (c *Cache) Alloc() unsafe.Pointer {
-	if !c.inlineSheaves {
-		return ptr(c.allocOther())
-	}
-	// The sheaves fast path, written out here to save two calls; anything
-	// else goes to sheavesAlloc, which starts over.
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := &pcs.p[pid]
-		if p.lock.tryLock() {
-			if m := p.main; m.size > 0 {
-				m.size--
-				a := m.objs[m.size]
-				pstat(&p.stat[AllocFastpath])
+	switch c.fast {
+	case fastSheaves:
+		pid := procPin()
+		if pcs := c.pcs.Load(); pid < len(pcs.p) {
+			if p := &pcs.p[pid]; p.lock.tryLock() {
+				if m := p.main; m.size > 0 {
+					m.size--
+					a := m.objs[m.size]
+					pstat(&p.stat[AllocFastpath])
+					p.lock.unlock()
+					procUnpin()
+					return ptr(a)
+				}
 				p.lock.unlock()
-				procUnpin()
-				return ptr(a)
 			}
-			p.lock.unlock()
 		}
+		procUnpin()
+	case fastCPUSlab:
+		pid := procPin()
+		if cpus := c.cpus.Load(); pid < len(cpus.c) {
+			if cc := cpus.c[pid]; cc.lock.tryLock() {
+				tid := cc.pair.Hi
+				if obj := uintptr(cc.pair.Lo); obj != 0 {
+					next := c.getFP(obj)
+					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(obj), tid, uint64(next), tid+cpus.tidStep) {
+						pstat(&cc.stat[AllocFastpath])
+						cc.lock.unlock()
+						procUnpin()
+						return ptr(obj)
+					}
+				}
+				cc.lock.unlock()
+			}
+		}
+		procUnpin()
 	}
-	procUnpin()
-	return ptr(c.sheavesAlloc())
+	return ptr(c.allocSlow())
 }
 
-func (c *Cache) allocOther() uintptr {
+// allocSlow is Alloc past the written-out fast path.
+func (c *Cache) allocSlow() uintptr {
 	if c.injectFailure() {
 		return 0
 	}
-	switch c.mode {
-	case modeSheaves:
-		return c.sheavesAlloc()
-	case modeCPUSlab:
-		return c.cpuSlabAlloc()
-	}
-	return c.debugAlloc(false)
+	return c.pp.alloc(c)
 }
 
 // Free returns obj to the cache. A nil obj is a no-op. Freeing a pointer the
 // cache did not hand out panics with a message naming the cache and the
 // address, before anything changes.
+//
+// The fast paths are written out as in Alloc (and once more in
+// freeChecked, for callers that have checked the pointer already).
 func (c *Cache) Free(obj unsafe.Pointer) {
 	a := uintptr(obj)
 	s := lookupSlab(a)
@@ -364,35 +331,85 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 		}
 		s = c.checkObject("Free", a) // panics
 	}
-	if c.mode != modeSheaves {
-		c.freeOther(s, a)
-		return
-	}
-	// The sheaves fast path, as in Alloc; a full main or a possible double
-	// free goes to sheavesFree.
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := &pcs.p[pid]
-		if p.lock.tryLock() {
-			if m := p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
-				m.objs[m.size] = a
-				m.size++
-				pstat(&p.stat[FreeFastpath])
+	switch c.fast {
+	case fastSheaves:
+		pid := procPin()
+		if pcs := c.pcs.Load(); pid < len(pcs.p) {
+			if p := &pcs.p[pid]; p.lock.tryLock() {
+				if m := p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
+					m.objs[m.size] = a
+					m.size++
+					pstat(&p.stat[FreeFastpath])
+					p.lock.unlock()
+					procUnpin()
+					return
+				}
 				p.lock.unlock()
-				procUnpin()
-				return
 			}
-			p.lock.unlock()
 		}
+		procUnpin()
+	case fastCPUSlab:
+		pid := procPin()
+		if cpus := c.cpus.Load(); pid < len(cpus.c) {
+			if cc := cpus.c[pid]; cc.lock.tryLock() {
+				tid := cc.pair.Hi
+				if fl := uintptr(cc.pair.Lo); cc.slab.Load() == s && fl != a {
+					c.setFP(a, fl)
+					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
+						pstat(&cc.stat[FreeFastpath])
+						cc.lock.unlock()
+						procUnpin()
+						return
+					}
+				}
+				cc.lock.unlock()
+			}
+		}
+		procUnpin()
 	}
-	procUnpin()
-	c.sheavesFree(s, a)
+	c.pp.free(c, s, a)
 }
 
-func (c *Cache) freeOther(s *slab, a uintptr) {
-	if c.mode == modeCPUSlab {
-		c.cpuSlabFree(s, a)
-		return
+// freeChecked is Free of a, which the caller checked is an object slot of
+// slab s of c (Heap.Free): the same fast paths, then the design's free. A
+// possible double free (the object already on top of the main sheaf or the
+// cpu freelist) goes to the design's free, which panics.
+func (c *Cache) freeChecked(s *slab, a uintptr) {
+	switch c.fast {
+	case fastSheaves:
+		pid := procPin()
+		if pcs := c.pcs.Load(); pid < len(pcs.p) {
+			if p := &pcs.p[pid]; p.lock.tryLock() {
+				if m := p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
+					m.objs[m.size] = a
+					m.size++
+					pstat(&p.stat[FreeFastpath])
+					p.lock.unlock()
+					procUnpin()
+					return
+				}
+				p.lock.unlock()
+			}
+		}
+		procUnpin()
+	case fastCPUSlab:
+		pid := procPin()
+		if cpus := c.cpus.Load(); pid < len(cpus.c) {
+			if cc := cpus.c[pid]; cc.lock.tryLock() {
+				tid := cc.pair.Hi
+				if fl := uintptr(cc.pair.Lo); cc.slab.Load() == s && fl != a {
+					c.setFP(a, fl)
+					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
+						pstat(&cc.stat[FreeFastpath])
+						cc.lock.unlock()
+						procUnpin()
+						return
+					}
+				}
+				cc.lock.unlock()
+			}
+		}
+		procUnpin()
 	}
-	c.debugFree(s, a, false)
+	c.pp.free(c, s, a)
 }

@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"math/bits"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -60,17 +61,24 @@ func TestNewCacheErrors(t *testing.T) {
 }
 
 func TestParseDesign(t *testing.T) {
-	for s, want := range map[string]Design{"sheaves": Sheaves, "CPUSlab": CPUSlab, " cpu-slab ": CPUSlab, "cpu_slab": CPUSlab} {
-		d, err := ParseDesign(s)
-		if err != nil || d != want {
-			t.Errorf("ParseDesign(%q) = %v, %v; want %v", s, d, err, want)
+	want := []string{"sheaves", "cpuslab", "cpuslab-locked", "hybrid"}
+	for d := range numDesigns {
+		if d.String() != want[d] {
+			t.Errorf("Design(%d).String() = %q, want %q", int(d), d.String(), want[d])
+		}
+		for _, s := range []string{want[d], strings.ToUpper(want[d]), " " + want[d] + "\t"} {
+			if got, err := ParseDesign(s); err != nil || got != d {
+				t.Errorf("ParseDesign(%q) = %v, %v; want %v", s, got, err, d)
+			}
 		}
 	}
-	if _, err := ParseDesign("slab"); err == nil || !strings.Contains(err.Error(), `"slab"`) {
-		t.Errorf("ParseDesign(\"slab\"): error %v", err)
+	for _, s := range []string{"slab", "cpu-slab", "cpuslab-", ""} {
+		if _, err := ParseDesign(s); err == nil || !strings.Contains(err.Error(), strconv.Quote(s)) || !strings.Contains(err.Error(), "cpuslab-locked") {
+			t.Errorf("ParseDesign(%q): error %v", s, err)
+		}
 	}
-	if Sheaves.String() != "sheaves" || CPUSlab.String() != "cpuslab" || Design(9).String() != "Design(9)" {
-		t.Error("Design.String")
+	if Design(9).String() != "Design(9)" || Design(-1).String() != "Design(-1)" {
+		t.Error("Design.String of an unknown design")
 	}
 	c := mustCache(t, "named", 40, Config{Design: CPUSlab})
 	if c.Name() != "named" || c.ObjectSize() != 40 || c.Design() != CPUSlab {
@@ -131,7 +139,7 @@ func TestFreePointerPlacement(t *testing.T) {
 			p := uintptr(c.Alloc())
 			s := lookupSlab(p)
 			head := s.freelist()
-			if head == 0 && c.mode == modeCPUSlab {
+			if head == 0 && c.cpus.Load() != nil {
 				// The cpu slab's free objects are on its P's cpu freelist.
 				for _, cc := range c.cpus.Load().c {
 					if cc.slab.Load() == s {
@@ -155,6 +163,31 @@ func TestFreePointerPlacement(t *testing.T) {
 
 // A constructor runs once per slot when its slab is set up, and the state it
 // writes survives free and reuse in every design.
+// A hardened free pointer is stored as ptr ^ random ^ swab(where): swab
+// reverses the bytes, and decoding undoes the encoding.
+func TestHardenedFreePointer(t *testing.T) {
+	if ptrBits == 64 {
+		if got := swab(uintptr(0x0102030405060708 & uint64(^uintptr(0)))); uint64(got) != 0x0807060504030201 {
+			t.Fatalf("swab = %#x", got)
+		}
+	} else if got := swab(uintptr(0x01020304)); got != 0x04030201 {
+		t.Fatalf("swab = %#x", got)
+	}
+	c := mustCache(t, "harden", 64, Config{})
+	p := uintptr(c.Alloc())
+	q := uintptr(c.Alloc())
+	c.setFP(p, q)
+	if raw := loadWord(p + c.fpOffset); raw != q^c.random^swab(p+c.fpOffset) || raw == q {
+		t.Fatalf("stored %#x for %#x", raw, q)
+	}
+	if got := c.getFP(p); got != q {
+		t.Fatalf("getFP = %#x, want %#x", got, q)
+	}
+	c.Free(ptr(q))
+	c.Free(ptr(p))
+	mustDestroy(t, c)
+}
+
 func TestCtorStateKept(t *testing.T) {
 	eachVariant(t, func(t *testing.T, cfg Config) {
 		const size = 56

@@ -9,38 +9,37 @@ import (
 	"github.com/goslub/slub/asm"
 )
 
-// The CPUSlab design's per-P layer (the kernel's kmem_cache_cpu, Linux 6.19
-// and before). The walks are in doc.go.
+// The cpu slab layer of the old design (the kernel's kmem_cache_cpu, Linux
+// 6.19 and before), shared by CPUSlab (cpuslab_pinned.go), CPUSlabLocked
+// (cpuslab_locked.go) and, under its sheaves, Hybrid. This file holds what
+// the variants share: the per-P structure, the slab-level steps of
+// ___slab_alloc and deactivate_slab, and the cpu partial lists. The walks
+// are in doc.go.
 
 // kmemCacheCPU is one P's cpu slab.
 //
-// pair is (freelist, tid): the cpu freelist, detached from the cpu slab, and a
-// transaction id that every change advances by tidStep. The fast paths
-// update it with the double-word CAS without any lock and without staying
-// pinned. Unlike the kernel's this_cpu_cmpxchg, which acts on whichever CPU
-// the task runs on at that instant, the CAS here names the address of the P's
-// structure it read, so a goroutine that migrated meanwhile still updates
-// the right structure (it may just bounce a cache line); the tid makes the
-// CAS fail whenever anything changed in between.
-//
-// Changes of the cpu slab happen under mu in a fixed order that keeps the
-// lockless paths safe: to install, publish the freelist while slab is nil,
-// then set slab; to remove, clear slab, then detach the freelist.
+// pair is (freelist, tid): the cpu freelist, detached from the cpu slab, and
+// a transaction id that every change advances by tidStep. How the pair is
+// protected is the variant's: CPUSlab changes it only pinned, holding lock,
+// with a CAS that needs no LOCK prefix; CPUSlabLocked changes it from any P
+// with LOCK CMPXCHG16B, and its slow paths hold mu.
 type kmemCacheCPU struct {
 	pair    asm.Pair             // (freelist, tid); first field, 16-byte aligned
+	lock    localLock            // CPUSlab: the per-P lock (the owner pinned)
 	slab    atomic.Pointer[slab] // the cpu slab (frozen), or nil
-	mu      sync.Mutex           // the per-P lock of the slow paths (local_lock)
-	partial *slab                // cpu partial list, under mu
-	// stat counts fast-path events with plain increments, as
-	// this_cpu_inc does; Stats reads them atomically. Two goroutines that
-	// use the same P's structure at once (one migrated meanwhile) can lose
-	// an increment: the fast-path counters of this design are approximate.
+	partial *slab                // cpu partial list, under the per-P lock
+	mu      sync.Mutex           // CPUSlabLocked: the per-P lock of the slow paths (local_lock)
+	// stat counts fast-path events with plain increments, as this_cpu_inc
+	// does; Stats reads them atomically. In CPUSlabLocked two goroutines
+	// can use the same P's structure at once (one migrated meanwhile) and
+	// lose an increment: that variant's fast-path counters are approximate.
 	stat [NumStatItems]uint64
 	_    [64]byte
 }
 
 type cpuArray struct {
 	c       []*kmemCacheCPU
+	locks   []*localLock
 	tidStep uint64
 }
 
@@ -62,7 +61,8 @@ func (c *Cache) growCPUs(pid int) {
 	if pid < len(old.c) {
 		return
 	}
-	a := &cpuArray{c: make([]*kmemCacheCPU, max(pid+1, gomaxprocs())), tidStep: old.tidStep}
+	n := max(pid+1, gomaxprocs())
+	a := &cpuArray{c: make([]*kmemCacheCPU, n), locks: make([]*localLock, n), tidStep: old.tidStep}
 	copy(a.c, old.c)
 	for i := range a.c {
 		if a.c[i] == nil {
@@ -71,8 +71,19 @@ func (c *Cache) growCPUs(pid int) {
 			cc.pair.Hi = uint64(i)
 			a.c[i] = cc
 		}
+		a.locks[i] = &a.c[i].lock
 	}
 	c.cpus.Store(a)
+}
+
+// growCPUsFor gives the P the goroutine runs on a kmemCacheCPU if it has
+// none yet (GOMAXPROCS grew).
+func (c *Cache) growCPUsFor() {
+	pid := procPin()
+	procUnpin()
+	if pid >= len(c.cpus.Load().c) {
+		c.growCPUs(pid)
+	}
 }
 
 func assertPairAligned(p *asm.Pair) {
@@ -81,267 +92,15 @@ func assertPairAligned(p *asm.Pair) {
 	}
 }
 
-// thisCPU returns the kmemCacheCPU of the P the goroutine runs on now (it may
-// run elsewhere by the time it uses it: that is allowed, see kmemCacheCPU).
-func (c *Cache) thisCPU() (*kmemCacheCPU, uint64) {
-	pid := procPin()
-	procUnpin()
-	a := c.cpus.Load()
-	if pid >= len(a.c) {
-		c.growCPUs(pid)
-		a = c.cpus.Load()
-	}
-	return a.c[pid], a.tidStep
-}
+func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair.Hi) }
 
-// cpuCAS updates a (freelist, tid) pair: the double-word CAS, or, without
-// one, a compare and store under cc.mu, which the caller holds.
-func (c *Cache) cpuCAS(cc *kmemCacheCPU, oldFL, oldTid, newFL, newTid uint64) bool {
-	if c.lockless {
-		return asm.CompareAndSwap(&cc.pair, oldFL, oldTid, newFL, newTid)
-	}
-	if atomic.LoadUint64(&cc.pair.Lo) != oldFL || atomic.LoadUint64(&cc.pair.Hi) != oldTid {
-		return false
-	}
-	atomic.StoreUint64(&cc.pair.Lo, newFL)
-	atomic.StoreUint64(&cc.pair.Hi, newTid)
-	return true
-}
-
-// cpuSlabAlloc is slab_alloc_node's fast path: pop the cpu freelist with
-// (head, tid) -> (next, tid+step).
-func (c *Cache) cpuSlabAlloc() uintptr {
-	if !c.lockless {
-		if a := c.cpuSlabAllocSlow(false); a != 0 {
-			return a
-		}
-		return c.cpuReclaimAlloc()
-	}
-	cc, step := c.thisCPU()
-	for {
-		tid := atomic.LoadUint64(&cc.pair.Hi)
-		obj := uintptr(atomic.LoadUint64(&cc.pair.Lo))
-		if obj == 0 || cc.slab.Load() == nil {
-			if a := c.cpuSlabAllocSlow(false); a != 0 {
-				return a
-			}
-			return c.cpuReclaimAlloc()
-		}
-		// get_freepointer_safe: obj may have been taken by a racing
-		// goroutine and reused; the read is harmless (slab memory stays
-		// mapped) and the CAS then fails.
-		next := c.getFP(obj)
-		if asm.CompareAndSwap(&cc.pair, uint64(obj), tid, uint64(next), tid+step) {
-			pstat(&cc.stat[AllocFastpath])
-			return obj
-		}
-		pstat(&cc.stat[CmpxchgDoubleCPUFail])
-	}
-}
-
-// cpuSlabFree is do_slab_free: push onto the cpu freelist when the object
-// belongs to this P's cpu slab, else free to the slab (__slab_free).
-func (c *Cache) cpuSlabFree(s *slab, a uintptr) {
-	cc, step := c.thisCPU()
-	if !c.lockless {
-		cc.mu.Lock()
-	}
-	for {
-		tid := atomic.LoadUint64(&cc.pair.Hi)
-		if cc.slab.Load() != s {
-			break
-		}
-		fl := uintptr(atomic.LoadUint64(&cc.pair.Lo))
-		if fl == a {
-			if !c.lockless {
-				cc.mu.Unlock()
-			}
-			c.doubleFree(a)
-		}
-		c.setFP(a, fl)
-		if c.cpuCAS(cc, uint64(fl), tid, uint64(a), tid+step) {
-			pstat(&cc.stat[FreeFastpath])
-			if !c.lockless {
-				cc.mu.Unlock()
-			}
-			return
-		}
-		pstat(&cc.stat[CmpxchgDoubleCPUFail])
-	}
-	if !c.lockless {
-		cc.mu.Unlock()
-	}
-	if s.freelist() == a {
-		c.doubleFree(a)
-	}
-	c.freeToSlab(s, a, false)
-}
-
-// cpuSlabAllocSlow is ___slab_alloc under the per-P lock: the cpu freelist,
-// the cpu slab's own freelist (get_freelist), a cpu partial slab, node
-// partial slabs, a new slab. With noblock it only try-locks and returns 0
-// when a lock is busy.
-func (c *Cache) cpuSlabAllocSlow(noblock bool) uintptr {
-	c.checkLive()
-	if !noblock {
-		c.drainDeferred()
-	}
-	cc, step := c.thisCPU()
-	if noblock {
-		if !cc.mu.TryLock() {
-			c.stat(NoLockBusy)
-			return 0
-		}
-	} else {
-		cc.mu.Lock()
-	}
-	defer cc.mu.Unlock()
-	c.stat(AllocSlowpath)
-	for {
-		if s := cc.slab.Load(); s != nil {
-			if a := c.popCPUFreelist(cc, step); a != 0 {
-				return a
-			}
-			// Take the slab off the P before looking at its own freelist,
-			// so no fast free can push onto the cpu freelist meanwhile.
-			cc.slab.Store(nil)
-			if fl := c.detachCPUFreelist(cc, step); fl != 0 {
-				// Frees raced in: use them.
-				a := c.loadFreelist(cc, step, fl)
-				cc.slab.Store(s)
-				return a
-			}
-			// get_freelist: take what remote frees put on the cpu slab.
-			fl, ok := c.getFreelist(s, noblock)
-			if !ok {
-				// list_lock busy (no-lock caller without the double-word
-				// CAS): the slab stays this P's, frozen.
-				cc.slab.Store(s)
-				c.stat(NoLockBusy)
-				return 0
-			}
-			if fl != 0 {
-				c.stat(AllocRefill)
-				a := c.loadFreelist(cc, step, fl)
-				cc.slab.Store(s)
-				return a
-			}
-			// Exhausted: the slab is full and unfrozen now, on no list.
-			c.stat(DeactivateBypass)
-		}
-		if s := cc.partial; s != nil {
-			cc.partial = s.cpuNext
-			if cc.partial != nil {
-				cc.partial.cpuSlabs = s.cpuSlabs - 1
-			}
-			s.cpuNext, s.cpuSlabs = nil, 0
-			s.onCPUPartial = false
-			fl, ok := c.freezeSlab(s, noblock)
-			if !ok {
-				// list_lock busy: put the slab back on the list.
-				c.pushCPUPartial(cc, s)
-				c.stat(NoLockBusy)
-				return 0
-			}
-			if fl == 0 {
-				// Emptied by the time we froze it? Only possible if it had
-				// nothing free: it stays full, on no list.
-				continue
-			}
-			c.stat(CPUPartialAlloc)
-			a := c.loadFreelist(cc, step, fl)
-			cc.slab.Store(s)
-			return a
-		}
-		s, fl, ok := c.getPartialNode(cc, noblock)
-		if !ok {
-			return 0
-		}
-		if s == nil {
-			s = c.newSlab(noblock)
-			if s == nil {
-				return 0
-			}
-			fl = s.base
-			s.pair.Lo = 0
-			s.pair.Hi = uint64(mkCounters(c.objsPerSlab, c.objsPerSlab, true, 1))
-			n := &c.node
-			if !n.lock(noblock) {
-				c.freeNewSlabNoLock(s)
-				return 0
-			}
-			n.addSlab(s)
-			c.trace(EventNewSlab, s, 0)
-			n.unlock()
-		} else {
-			c.stat(AllocFromPartial)
-		}
-		a := c.loadFreelist(cc, step, fl)
-		cc.slab.Store(s)
-		return a
-	}
-}
-
-// cpuReclaimAlloc retries a failed allocation once after flushing the cpu
-// slabs and cpu partial lists of every P (see reclaim).
-func (c *Cache) cpuReclaimAlloc() uintptr {
-	if !c.reclaim() {
-		return 0
-	}
-	return c.cpuSlabAllocSlow(false)
-}
-
-// popCPUFreelist pops the cpu freelist under the per-P lock (frees may race).
-func (c *Cache) popCPUFreelist(cc *kmemCacheCPU, step uint64) uintptr {
-	for {
-		tid := atomic.LoadUint64(&cc.pair.Hi)
-		fl := uintptr(atomic.LoadUint64(&cc.pair.Lo))
-		if fl == 0 {
-			return 0
-		}
-		if c.cpuCAS(cc, uint64(fl), tid, uint64(c.getFP(fl)), tid+step) {
-			return fl
-		}
-	}
-}
-
-// loadFreelist hands out the first object of fl and makes the rest the cpu
-// freelist (load_freelist).
-func (c *Cache) loadFreelist(cc *kmemCacheCPU, step uint64, fl uintptr) uintptr {
-	c.installCPUChain(cc, step, c.getFP(fl))
-	return fl
-}
-
-// installCPUChain makes the chain at head the cpu freelist. The caller holds
-// the per-P lock and has taken the cpu slab off the P and detached its
-// freelist, so no fast path can push or pop meanwhile (see kmemCacheCPU):
-// the freelist is empty and the CAS cannot fail.
-func (c *Cache) installCPUChain(cc *kmemCacheCPU, step uint64, head uintptr) {
-	if testHookCPUInstall != nil {
-		testHookCPUInstall()
-	}
-	tid := loadTid(cc)
-	if cc.slab.Load() != nil || !c.cpuCAS(cc, 0, tid, uint64(head), tid+step) {
-		panic("slub: " + c.name + ": cpu freelist installed while the cpu slab is on the P")
-	}
-}
-
-// testHookCPUInstall, when set by a test, runs when installCPUChain starts.
-var testHookCPUInstall func()
-
-// detachCPUFreelist takes the whole cpu freelist, advancing the tid.
-func (c *Cache) detachCPUFreelist(cc *kmemCacheCPU, step uint64) uintptr {
-	for {
-		tid := atomic.LoadUint64(&cc.pair.Hi)
-		fl := atomic.LoadUint64(&cc.pair.Lo)
-		if c.cpuCAS(cc, fl, tid, 0, tid+step) {
-			return uintptr(fl)
-		}
-	}
+func loadCPUFreelist(cc *kmemCacheCPU) uintptr {
+	return uintptr(atomic.LoadUint64(&cc.pair.Lo))
 }
 
 // lockPair and unlockPair bracket a slab pair update made outside list_lock:
-// nothing for lockless caches, list_lock for the others.
+// nothing for lockless caches, list_lock for the others (try-locked with
+// noblock, when false means nothing was done).
 func (c *Cache) lockPair(noblock bool) bool {
 	if c.lockless {
 		return true
@@ -355,10 +114,11 @@ func (c *Cache) unlockPair() {
 	}
 }
 
-// getFreelist takes the cpu slab's freelist; the slab stays frozen while it
-// had objects, and is unfrozen (full, on no list) when it had none.
-// ok is false, and nothing changed, when a no-lock caller found list_lock
-// busy.
+// getFreelist takes the cpu slab's own freelist, which remote frees filled
+// (get_freelist): the slab stays frozen while it had objects, and is
+// unfrozen (full, on no list) when it had none. ok is false, and nothing
+// changed, when noblock and list_lock was busy (caches without the
+// double-word CAS).
 func (c *Cache) getFreelist(s *slab, noblock bool) (fl uintptr, ok bool) {
 	if !c.lockPair(noblock) {
 		return 0, false
@@ -375,10 +135,8 @@ func (c *Cache) getFreelist(s *slab, noblock bool) (fl uintptr, ok bool) {
 }
 
 // freezeSlab takes the whole freelist of a slab that becomes a cpu slab
-// (freeze_slab). The caller holds list_lock for caches without the CAS, or
-// takes none for lockless ones.
-// ok is false, and nothing changed, when a no-lock caller found list_lock
-// busy.
+// (freeze_slab). ok is false, and nothing changed, when noblock and
+// list_lock was busy.
 func (c *Cache) freezeSlab(s *slab, noblock bool) (fl uintptr, ok bool) {
 	if !c.lockPair(noblock) {
 		return 0, false
@@ -387,6 +145,8 @@ func (c *Cache) freezeSlab(s *slab, noblock bool) (fl uintptr, ok bool) {
 	return c.freezeLocked(s), true
 }
 
+// freezeLocked is freezeSlab for a caller that holds list_lock or whose
+// cache is lockless.
 func (c *Cache) freezeLocked(s *slab) uintptr {
 	for {
 		fl := s.freelist()
@@ -401,42 +161,63 @@ func (c *Cache) freezeLocked(s *slab) uintptr {
 }
 
 // getPartialNode is the old get_partial_node: the first node partial slab
-// becomes the cpu slab (frozen), further ones go to the cpu partial list
-// until it holds more than half of cpuPartialSlabs. It returns (nil, 0, true)
-// when the node has no partial slab, ok false when a try-lock failed.
-func (c *Cache) getPartialNode(cc *kmemCacheCPU, noblock bool) (*slab, uintptr, bool) {
+// is frozen to become a cpu slab and its freelist taken; further slabs are
+// detached for the cpu partial list (CPU_PARTIAL_NODE) until more than half
+// of cpuPartialSlabs were taken. They come back linked by cpuNext. ok is
+// false when noblock and list_lock was busy; s is nil when the node has no
+// partial slab.
+func (c *Cache) getPartialNode(noblock bool) (s *slab, fl uintptr, extra *slab, ok bool) {
 	n := &c.node
 	if !n.lock(noblock) {
-		return nil, 0, false
+		return nil, 0, nil, false
 	}
 	defer n.unlock()
-	var cpuSlab *slab
-	var fl uintptr
-	for s := n.partialHead; s != nil; {
-		next := s.next
-		if cpuSlab == nil {
-			n.removePartial(s)
-			if f := c.freezeLocked(s); f != 0 {
-				cpuSlab, fl = s, f
+	var last *slab
+	have := 0
+	for p := n.partialHead; p != nil && have <= c.cpuPartialSlabs/2; {
+		next := p.next
+		if s == nil {
+			n.removePartial(p)
+			if f := c.freezeLocked(p); f != 0 {
+				s, fl = p, f
 			}
 		} else {
-			cnt := 0
-			if cc.partial != nil {
-				cnt = cc.partial.cpuSlabs
+			n.removePartial(p)
+			p.onCPUPartial = true
+			if last == nil {
+				extra = p
+			} else {
+				last.cpuNext = p
 			}
-			if cnt > c.cpuPartialSlabs/2 {
-				break
-			}
-			n.removePartial(s)
-			c.pushCPUPartial(cc, s)
+			last = p
+			have++
 			c.stat(CPUPartialNode)
 		}
-		s = next
+		p = next
 	}
-	return cpuSlab, fl, true
+	return s, fl, extra, true
 }
 
-func (c *Cache) pushCPUPartial(cc *kmemCacheCPU, s *slab) {
+// newCPUSlab cuts a new slab that becomes a cpu slab at once: frozen, its
+// whole freelist returned, registered with the node (on no list). nil when
+// memory says no or, with noblock, a lock was busy.
+func (c *Cache) newCPUSlab(noblock bool) (*slab, uintptr) {
+	s := c.newSlab(noblock)
+	if s == nil {
+		return nil, 0
+	}
+	fl := s.freelist()
+	s.pair.Lo = 0
+	s.pair.Hi = uint64(mkCounters(c.objsPerSlab, c.objsPerSlab, true, 1))
+	if !c.registerSlab(s, false, noblock) {
+		return nil, 0
+	}
+	return s, fl
+}
+
+// pushCPUPartial puts s at the head of cc's cpu partial list. The caller
+// holds the per-P lock.
+func pushCPUPartial(cc *kmemCacheCPU, s *slab) {
 	cnt := 0
 	if cc.partial != nil {
 		cnt = cc.partial.cpuSlabs
@@ -447,21 +228,52 @@ func (c *Cache) pushCPUPartial(cc *kmemCacheCPU, s *slab) {
 	cc.partial = s
 }
 
-// putCPUPartial is put_cpu_partial: a full slab got a free object; keep it on
-// this P's cpu partial list, draining the list to the node first when it
-// already holds cpuPartialSlabs.
-func (c *Cache) putCPUPartial(s *slab) {
-	cc, _ := c.thisCPU()
-	cc.mu.Lock()
-	var drain *slab
-	if cc.partial != nil && cc.partial.cpuSlabs >= c.cpuPartialSlabs {
+// popCPUPartial takes the head of cc's cpu partial list. The caller holds
+// the per-P lock.
+func popCPUPartial(cc *kmemCacheCPU) *slab {
+	s := cc.partial
+	if s == nil {
+		return nil
+	}
+	cc.partial = s.cpuNext
+	if cc.partial != nil {
+		cc.partial.cpuSlabs = s.cpuSlabs - 1
+	}
+	s.cpuNext, s.cpuSlabs = nil, 0
+	s.onCPUPartial = false
+	return s
+}
+
+// cpuPartialCount is how many slabs cc's cpu partial list holds.
+func cpuPartialCount(cc *kmemCacheCPU) int {
+	if cc.partial == nil {
+		return 0
+	}
+	return cc.partial.cpuSlabs
+}
+
+// putCPUPartialLocked is put_cpu_partial with the per-P lock held: push s,
+// first detaching the whole list for the node when it already holds
+// cpuPartialSlabs (CPU_PARTIAL_DRAIN). The caller gives the detached list
+// to putPartials once it has dropped the per-P lock.
+func (c *Cache) putCPUPartialLocked(cc *kmemCacheCPU, s *slab) (drain *slab) {
+	if cpuPartialCount(cc) >= c.cpuPartialSlabs {
 		drain = cc.partial
 		cc.partial = nil
 		c.stat(CPUPartialDrain)
 	}
-	c.pushCPUPartial(cc, s)
-	cc.mu.Unlock()
-	c.putPartials(drain)
+	pushCPUPartial(cc, s)
+	return drain
+}
+
+// putCPUPartial is put_cpu_partial: a full slab got a free object; keep it
+// on this P's cpu partial list. Each variant takes its own per-P lock.
+func (c *Cache) putCPUPartial(s *slab) {
+	if c.design == CPUSlabLocked {
+		c.lockedPutCPUPartial(s)
+	} else {
+		c.pinnedPutCPUPartial(s)
+	}
 }
 
 // putPartials is __put_partials: move a detached cpu partial list to the
@@ -476,7 +288,7 @@ func (c *Cache) putPartials(list *slab) {
 	for s := list; s != nil; {
 		next := s.cpuNext
 		s.cpuNext, s.cpuSlabs, s.onCPUPartial = nil, 0, false
-		if s.counters().inuse() == 0 && n.nrPartial >= n.minPartial {
+		if s.counters().inuse() == 0 && n.overMinPartial() {
 			n.removeSlab(s)
 			c.trace(EventSlabFree, s, 0)
 			s.cpuNext = discard
@@ -489,11 +301,7 @@ func (c *Cache) putPartials(list *slab) {
 		s = next
 	}
 	n.unlock()
-	for s := discard; s != nil; {
-		next := s.cpuNext
-		c.freeSlabPages(s)
-		s = next
-	}
+	c.freeSlabList(discard)
 }
 
 // deactivateSlab splices a detached cpu freelist back into its slab,
@@ -525,7 +333,7 @@ func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
 	n.lock(false)
 	c.trace(EventDeactivate, s, free)
 	switch {
-	case nc.inuse() == 0 && n.nrPartial >= n.minPartial:
+	case nc.inuse() == 0 && n.overMinPartial():
 		n.removeSlab(s)
 		c.trace(EventSlabFree, s, 0)
 		n.unlock()
@@ -547,24 +355,34 @@ func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
 	n.unlock()
 }
 
-// flushCPU is flush_cpu_slab for one P, run from any goroutine: deactivate
-// the cpu slab and drain the cpu partial list.
-func (c *Cache) flushCPU(cc *kmemCacheCPU, step uint64) {
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	c.flushCPULocked(cc, step)
-}
-
-// flushCPULocked is flushCPU with cc.mu held (list_lock nests inside it).
-func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
-	s := cc.slab.Load()
-	var fl uintptr
+// detachCPU takes the cpu slab, its cpu freelist and the cpu partial list
+// off cc, whose per-P lock the caller holds. CPUSlabLocked's lockless
+// paths may still run: the slab goes first, so that no fast free pushes
+// onto the freelist once it is detached, and the freelist is detached with
+// the CAS, advancing the tid.
+func (c *Cache) detachCPU(cc *kmemCacheCPU, step uint64) (s *slab, fl uintptr, partial *slab) {
+	s = cc.slab.Load()
 	if s != nil {
 		cc.slab.Store(nil)
-		fl = c.detachCPUFreelist(cc, step)
+		for {
+			tid := loadTid(cc)
+			f := atomic.LoadUint64(&cc.pair.Lo)
+			if c.cpuCAS(cc, f, tid, 0, tid+step) {
+				fl = uintptr(f)
+				break
+			}
+		}
 	}
-	partial := cc.partial
+	partial = cc.partial
 	cc.partial = nil
+	return s, fl, partial
+}
+
+// flushCPULocked is flush_cpu_slab for one P, whose per-P lock the caller
+// holds (list_lock nests inside it): deactivate the cpu slab and drain the
+// cpu partial list.
+func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
+	s, fl, partial := c.detachCPU(cc, step)
 	if s != nil {
 		c.stat(CPUSlabFlush)
 		c.deactivateSlab(s, fl)
@@ -572,23 +390,33 @@ func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
 	c.putPartials(partial)
 }
 
-// flushCPUs flushes every P's cpu slab and cpu partial list.
-func (c *Cache) flushCPUs() {
-	a := c.cpus.Load()
-	for _, cc := range a.c {
-		c.flushCPU(cc, a.tidStep)
+// cpuCAS updates a (freelist, tid) pair with the CAS of the cache's variant:
+// CPUSlab's unlocked CMPXCHG16B (its callers hold the per-P lock, pinned or
+// remote; see pinnedCAS), CPUSlabLocked's LOCK CMPXCHG16B, or, without the
+// double-word CAS, a compare and store under the per-P lock the caller
+// holds.
+func (c *Cache) cpuCAS(cc *kmemCacheCPU, oldFL, oldTid, newFL, newTid uint64) bool {
+	switch {
+	case c.design != CPUSlabLocked:
+		return c.pinnedCAS(cc, oldFL, oldTid, newFL, newTid)
+	case c.lockless:
+		return asm.CompareAndSwap(&cc.pair, oldFL, oldTid, newFL, newTid)
 	}
+	if atomic.LoadUint64(&cc.pair.Lo) != oldFL || atomic.LoadUint64(&cc.pair.Hi) != oldTid {
+		return false
+	}
+	atomic.StoreUint64(&cc.pair.Lo, newFL)
+	atomic.StoreUint64(&cc.pair.Hi, newTid)
+	return true
 }
 
-func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair.Hi) }
-
 // cpuFreelistLen counts the objects on a P's cpu freelist, for Stats, with
-// cc.mu held (so the cpu slab stays). The lockless fast paths may pop and
-// push meanwhile: a walk counts only if the tid did not move during it, so
-// that it never counts an object that was allocated meanwhile. A P too busy
-// to give a still walk in a few tries counts 0, which errs towards more
-// active objects, the direction Stats allows. The walk stays inside the cpu
-// slab and stops after its object count.
+// the P's lock held (so the cpu slab stays). CPUSlabLocked's lockless fast
+// paths may pop and push meanwhile: a walk counts only if the tid did not
+// move during it, so that it never counts an object that was allocated
+// meanwhile. A P too busy to give a still walk in a few tries counts 0,
+// which errs towards more active objects, the direction Stats allows. The
+// walk stays inside the cpu slab and stops after its object count.
 func (c *Cache) cpuFreelistLen(cc *kmemCacheCPU) int {
 	s := cc.slab.Load()
 	if s == nil {
@@ -607,6 +435,25 @@ func (c *Cache) cpuFreelistLen(cc *kmemCacheCPU) int {
 	return 0
 }
 
-func loadCPUFreelist(cc *kmemCacheCPU) uintptr {
-	return uintptr(atomic.LoadUint64(&cc.pair.Lo))
+// validateCPUs checks, after a flush under the per-P locks, that no P holds
+// a cpu slab, a cpu freelist or cpu partial slabs.
+func (c *Cache) validateCPUs(v *validation) {
+	for i, cc := range c.cpus.Load().c {
+		if cc.slab.Load() != nil || loadCPUFreelist(cc) != 0 {
+			v.fail("P%d still has a cpu slab after the flush", i)
+		}
+		if cc.partial != nil {
+			v.fail("P%d cpu partial list not empty after the flush", i)
+		}
+	}
+}
+
+// countCPUs adds the objects on cpu freelists and the per-P counters to st.
+func (c *Cache) countCPUs(st *Stats) {
+	for _, cc := range c.cpus.Load().c {
+		for i := range st.Counters {
+			st.Counters[i] += loadCounter(&cc.stat[i])
+		}
+		st.CachedObjects += int64(c.cpuFreelistLen(cc))
+	}
 }

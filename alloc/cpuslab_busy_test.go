@@ -9,7 +9,13 @@ import "testing"
 // its memory would never come back.
 func TestCPUSlabNoLockBusyKeepsCPUSlab(t *testing.T) {
 	withProcs(t, 1)
-	c := mustCache(t, "busy", 64, Config{Design: CPUSlab, noDCAS: true})
+	for _, d := range cpuSlabDesigns {
+		t.Run(d.String(), func(t *testing.T) { testCPUSlabNoLockBusyKeepsCPUSlab(t, d) })
+	}
+}
+
+func testCPUSlabNoLockBusyKeepsCPUSlab(t *testing.T, d Design) {
+	c := mustCache(t, "busy", 64, Config{Design: d, noDCAS: true})
 	objs := allocN(t, c, c.objsPerSlab) // exactly the cpu slab: it is exhausted now
 	cc := c.cpus.Load().c[0]
 	s := cc.slab.Load()

@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,9 +11,9 @@ import (
 
 // eachDesign runs f for the variants of one design (with and without the
 // double-word CAS): the tests of paths only that design has.
-func eachDesign(t *testing.T, d Design, f func(t *testing.T, cfg Config)) {
+func eachDesign(t *testing.T, ds []Design, f func(t *testing.T, cfg Config)) {
 	for _, v := range variants() {
-		if v.cfg.Design == d {
+		if slices.Contains(ds, v.cfg.Design) {
 			t.Run(v.name, func(t *testing.T) { f(t, v.cfg) })
 		}
 	}
@@ -24,7 +25,7 @@ func eachDesign(t *testing.T, d Design, f func(t *testing.T, cfg Config)) {
 // still there before freeing.
 func TestCPUSlabMigratingGoroutines(t *testing.T) {
 	withProcs(t, 4)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "migrate", 32, cfg)
 		const workers = 32
 		rounds := 400
@@ -84,7 +85,7 @@ func TestCPUSlabMigratingGoroutines(t *testing.T) {
 // the same head but a later tid, and its CAS fails.
 func TestCPUSlabTidDefeatsABA(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "aba", 64, cfg)
 		keep := allocN(t, c, 2) // P 0 now has a cpu slab with free objects
 		cc, step := c.thisCPU()
@@ -130,7 +131,7 @@ func TestCPUSlabTidDefeatsABA(t *testing.T) {
 // meanwhile (which once handed an object out twice).
 func TestCPUSlabBulkTakesSlabOff(t *testing.T) {
 	withProcs(t, 1)
-	c := mustCache(t, "bulk-slab-off", 64, Config{Design: CPUSlab})
+	c := mustCache(t, "bulk-slab-off", 64, Config{Design: CPUSlabLocked})
 	if !c.lockless {
 		// Without the double-word CAS a fast free takes the per-P lock, so
 		// it cannot race with the bulk allocation at all.
@@ -172,7 +173,7 @@ func TestCPUSlabBulkTakesSlabOff(t *testing.T) {
 // of Ps, so tid % step names the P.
 func TestCPUSlabTidPerP(t *testing.T) {
 	withProcs(t, 4)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "tid", 64, cfg)
 		a := c.cpus.Load()
 		if a.tidStep&(a.tidStep-1) != 0 || a.tidStep < uint64(runtime.GOMAXPROCS(0)) {
@@ -216,7 +217,7 @@ func TestCPUSlabTidPerP(t *testing.T) {
 // slab splices both freelists (DEACTIVATE_REMOTE_FREES).
 func TestCPUSlabRemoteFree(t *testing.T) {
 	withProcs(t, 2)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "remote", 64, cfg)
 		// Both goroutines spin instead of blocking on channels (a channel
 		// hand-off tends to keep them on one P), so with two Ps they run on
@@ -321,7 +322,7 @@ func TestCPUSlabRemoteFree(t *testing.T) {
 // partial slabs (ALLOC_FROM_PARTIAL, CPU_PARTIAL_NODE).
 func TestCPUSlabCPUPartial(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "cpupartial", 256, cfg)
 		per := c.objsPerSlab
 		nslabs := 2*c.cpuPartialSlabs + 3
@@ -393,7 +394,7 @@ func TestCPUSlabCPUPartial(t *testing.T) {
 // slab or cpu partial list behind.
 func TestCPUSlabDeactivateOnShrink(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "deactivate", 128, cfg)
 		objs := allocN(t, c, 10)
 		c.Free(objs[9]) // back onto the cpu freelist
@@ -428,7 +429,7 @@ func TestCPUSlabDeactivateOnShrink(t *testing.T) {
 // what callers hold.
 func TestCPUSlabStatsCached(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "cpucached", 64, cfg)
 		objs := allocN(t, c, 5)
 		st := c.Stats()
@@ -450,7 +451,7 @@ func TestCPUSlabStatsCached(t *testing.T) {
 // slab that an allocation installed after its flush.
 func TestCPUSlabValidateWhileAllocating(t *testing.T) {
 	withProcs(t, 4)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "validate-busy", 64, cfg)
 		var stop atomic.Bool
 		var wg sync.WaitGroup

@@ -35,18 +35,11 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 	ot := c.noteTrace(EventAlloc, nil, a)
 	n.unlock()
 	if a == 0 {
-		if s := c.newSlab(noblock); s != nil {
-			if n.lock(noblock) {
-				n.addSlab(s)
-				n.addPartial(s, false)
-				c.trace(EventNewSlab, s, 0)
-				a = c.debugTake(&r, size, t)
-				ot = c.noteTrace(EventAlloc, s, a)
-				n.unlock()
-			} else {
-				// Cannot register it now (free_new_slab_nolock).
-				c.freeNewSlabNoLock(s)
-			}
+		if s := c.newSlab(noblock); s != nil && c.lockForNewSlab(s, noblock) {
+			c.registerSlabLocked(s, true)
+			a = c.debugTake(&r, size, t)
+			ot = c.noteTrace(EventAlloc, s, a)
+			n.unlock()
 		}
 	}
 	if a != 0 {

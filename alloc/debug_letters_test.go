@@ -25,8 +25,8 @@ func TestDebugTraceEvents(t *testing.T) {
 			}
 		}
 		c := mustCache(t, "trace", 64, cfg)
-		if c.mode != modeDebug {
-			t.Fatalf("T alone: mode %d, want a debug cache", c.mode)
+		if !c.isDebug() {
+			t.Fatal("T alone: not a debug cache")
 		}
 		want := func(kind EventKind, p unsafe.Pointer, inuse int) {
 			t.Helper()
@@ -119,8 +119,8 @@ func TestFailSlab(t *testing.T) {
 			eachVariant(t, func(t *testing.T, cfg Config) {
 				c := mustCache(t, "failslab", 48, Config{Design: cfg.Design, noDCAS: cfg.noDCAS, Debug: flags})
 				plain := mustCache(t, "plain", 48, cfg)
-				if wantDebug := flags&DebugAll != 0; (c.mode == modeDebug) != wantDebug {
-					t.Fatalf("mode %d with %v", c.mode, flags)
+				if wantDebug := flags&DebugAll != 0; c.isDebug() != wantDebug {
+					t.Fatalf("debug cache %v with %v", c.isDebug(), flags)
 				}
 				withFailSlab(t, FaultAttr{Probability: 100, Times: 3})
 				before := FailSlabInjected()
@@ -240,21 +240,21 @@ func TestDebugNoHigherOrder(t *testing.T) {
 		size  int
 		flags DebugFlags
 		want  DebugFlags
-		mode  cacheMode
+		debug bool // a debug cache
 	}{
-		{4096, DebugRedZone | DebugNoHigherOrder, DebugNoHigherOrder, modeSheaves},
-		{4096, DebugAll | DebugNoHigherOrder, DebugNoHigherOrder, modeSheaves},
-		{4070, DebugAll | DebugNoHigherOrder, DebugConsistency | DebugNoHigherOrder, modeDebug},
-		{4070, DebugAll | DebugTrace | DebugNoHigherOrder, DebugConsistency | DebugTrace | DebugNoHigherOrder, modeDebug},
-		{4096, DebugRedZone, DebugRedZone, modeDebug},
-		{100, DebugAll | DebugNoHigherOrder, DebugAll | DebugNoHigherOrder, modeDebug},
-		{4000, DebugPoison | DebugNoHigherOrder, DebugPoison | DebugNoHigherOrder, modeDebug},
+		{4096, DebugRedZone | DebugNoHigherOrder, DebugNoHigherOrder, false},
+		{4096, DebugAll | DebugNoHigherOrder, DebugNoHigherOrder, false},
+		{4070, DebugAll | DebugNoHigherOrder, DebugConsistency | DebugNoHigherOrder, true},
+		{4070, DebugAll | DebugTrace | DebugNoHigherOrder, DebugConsistency | DebugTrace | DebugNoHigherOrder, true},
+		{4096, DebugRedZone, DebugRedZone, true},
+		{100, DebugAll | DebugNoHigherOrder, DebugAll | DebugNoHigherOrder, true},
+		{4000, DebugPoison | DebugNoHigherOrder, DebugPoison | DebugNoHigherOrder, true},
 	} {
 		c := mustCache(t, "order", tc.size, Config{Debug: tc.flags, Trace: func(Event) {}})
-		if c.debug != tc.want || c.mode != tc.mode {
-			t.Errorf("size %d %v: flags %v mode %d, want %v mode %d", tc.size, tc.flags, c.debug, c.mode, tc.want, tc.mode)
+		if c.debug != tc.want || c.isDebug() != tc.debug {
+			t.Errorf("size %d %v: flags %v debug cache %v, want %v and %v", tc.size, tc.flags, c.debug, c.isDebug(), tc.want, tc.debug)
 		}
-		if c.debug&debugMetadataFlags == 0 && c.size != alignUp(tc.size, 8)+8*btoi(c.mode == modeDebug) {
+		if c.debug&debugMetadataFlags == 0 && c.size != alignUp(tc.size, 8)+8*btoi(c.isDebug()) {
 			t.Errorf("size %d %v: slot %d bytes", tc.size, tc.flags, c.size)
 		}
 		if tc.flags&DebugNoHigherOrder != 0 && pageOrder(c.size) > pageOrder(tc.size) {

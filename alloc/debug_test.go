@@ -619,7 +619,7 @@ func TestDebugEnv(t *testing.T) {
 		t.Setenv(EnvSlabDebug, "FZ,env-a;P,kmalloc-64")
 		a := mustCache(t, "env-a", 32, cfg)
 		b := mustCache(t, "env-b", 32, cfg)
-		if a.debug != DebugConsistency|DebugRedZone || a.mode != modeDebug || b.debug != 0 || b.mode == modeDebug {
+		if a.debug != DebugConsistency|DebugRedZone || !a.isDebug() || b.debug != 0 || b.isDebug() {
 			t.Fatalf("env-a %v, env-b %v", a.debug, b.debug)
 		}
 		h, err := NewHeap(cfg)

@@ -50,7 +50,7 @@ func (c *Cache) emitTrace(t objTrace) {
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs[:])])
 	for {
 		f, more := frames.Next()
-		if !allocatorFrame(f.Function) {
+		if !allocatorFrame(f) {
 			fmt.Fprintf(&b, "  %s\n      %s:%d\n", f.Function, f.File, f.Line)
 		}
 		if !more {

@@ -38,7 +38,7 @@ func (t *Track) Frames() []runtime.Frame {
 	frames := runtime.CallersFrames(t.Stack)
 	for {
 		f, more := frames.Next()
-		if len(out) > 0 || !allocatorFrame(f.Function) {
+		if len(out) > 0 || !allocatorFrame(f) {
 			out = append(out, f)
 		}
 		if !more {
@@ -51,11 +51,10 @@ type pkgMarker struct{}
 
 var pkgPrefix = reflect.TypeOf(pkgMarker{}).PkgPath() + "."
 
-// allocatorFrame reports whether fn is a method or an entry point of this
-// package (a test function of the package is not).
-func allocatorFrame(fn string) bool {
-	rest, ok := strings.CutPrefix(fn, pkgPrefix)
-	return ok && (strings.HasPrefix(rest, "(") || rest == "Malloc" || rest == "Free")
+// allocatorFrame reports whether f runs code of this package's own files
+// (the package's tests, in its _test.go files, are its callers).
+func allocatorFrame(f runtime.Frame) bool {
+	return strings.HasPrefix(f.Function, pkgPrefix) && !strings.HasSuffix(f.File, "_test.go")
 }
 
 // track is a track as stored in a slot.

@@ -49,7 +49,7 @@ func (c *Cache) drainDeferred() {
 // freeDeferredObject frees one drained object to its slab.
 func (c *Cache) freeDeferredObject(o uintptr) {
 	s := lookupSlab(o)
-	if c.mode == modeDebug {
+	if c.isDebug() {
 		c.debugFreeDeferred(s, o)
 		return
 	}

@@ -100,7 +100,7 @@ func (h *Heap) Malloc(size int) unsafe.Pointer {
 		return ptr(zeroSize())
 	case size <= KmallocMaxCacheSize:
 		c := h.caches[kmallocIndex(size)]
-		if c.mode == modeDebug {
+		if c.isDebug() {
 			if c.injectFailure() {
 				return nil
 			}
@@ -148,8 +148,8 @@ func (h *Heap) Zalloc(size int) unsafe.Pointer {
 // a message naming the heap and the address.
 func (h *Heap) Free(p unsafe.Pointer) {
 	a := uintptr(p)
-	if s := lookupSlab(a); s != nil && s.cache != nil && s.cache.heap == h {
-		s.cache.Free(p)
+	if s := lookupSlab(a); s != nil && s.cache != nil && s.cache.heap == h && s.cache.validSlot(s, a) {
+		s.cache.freeChecked(s, a) // one lookup: the slab found here
 		return
 	}
 	if a == 0 || a == zeroSize() {
@@ -201,7 +201,7 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 		return s.npages * pageSize
 	}
 	s.cache.checkObject("UsableSize", a)
-	if s.cache.mode == modeDebug {
+	if s.cache.isDebug() {
 		return s.cache.debugUsableSize(a)
 	}
 	return s.cache.objectSize
@@ -234,12 +234,12 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 		s.cache.checkObject("Realloc", a)
 		old = s.cache.objectSize
 		if size <= old {
-			if s.cache.mode == modeDebug {
+			if s.cache.isDebug() {
 				s.cache.debugResize(a, size)
 			}
 			return p
 		}
-		if s.cache.mode == modeDebug {
+		if s.cache.isDebug() {
 			old = s.cache.debugUsableSize(a)
 		}
 	}
@@ -277,7 +277,7 @@ func (h *Heap) MallocNoLock(size int) unsafe.Pointer {
 // allocNoLockSized is AllocNoLock for a kmalloc of size bytes: debug caches
 // record the size so that writes past it are caught.
 func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
-	if c.mode != modeDebug {
+	if !c.isDebug() {
 		return c.AllocNoLock()
 	}
 	a := c.allocDebug(size, true)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 )
 
 // Shrink flushes the per-P caches (sheaves, or cpu slabs and cpu partial
@@ -23,89 +22,87 @@ func (c *Cache) Shrink() {
 // partial lists, which the per-P flush then drains.
 func (c *Cache) flushAll() {
 	c.drainDeferred()
-	switch c.mode {
-	case modeSheaves:
-		c.flushPCS()
-		c.shrinkBarn()
-	case modeCPUSlab:
-		c.flushMu.Lock()
-		c.flushCPUs()
-		c.flushMu.Unlock()
-	}
+	c.pp.flush(c)
 }
 
-// discardEmpty frees every empty slab on the partial list, min_partial
-// included. Objects are taken from partial slabs only under list_lock, so an
-// empty partial slab stays empty while it is held.
+// reclaim runs when memory (the OS or MemoryLimit) says no: free objects
+// cached in other Ps' sheaves, cpu slabs and the barn pin slabs that could
+// serve the request, so flush them and report whether there was anything to
+// flush. Never called from a no-lock path.
+func (c *Cache) reclaim() bool {
+	before := c.limit.used.Load()
+	slabs := c.node.slabCount()
+	c.flushAll()
+	c.discardEmpty()
+	return c.limit.used.Load() < before || c.node.slabCount() != slabs || c.node.partialCount() > 0
+}
+
+// shrinkPromoteMax is SHRINK_PROMOTE_MAX: Shrink sorts the partial slabs
+// with fewer free objects than this by their free count.
+const shrinkPromoteMax = 32
+
+// discardEmpty is the node part of __kmem_cache_do_shrink: free every empty
+// slab on the partial list, min_partial included, and move the fullest
+// partial slabs to the head of the list, fewest free objects first, so that
+// allocations fill them and the emptier ones can drain. Objects are taken
+// from partial slabs only under list_lock, so an empty partial slab stays
+// empty while it is held.
 func (c *Cache) discardEmpty() {
 	n := &c.node
 	var discard *slab
+	var promote [shrinkPromoteMax]*slab // stacks by free count, linked by cpuNext
 	var r reporter
 	n.lock(false)
 	for s := n.partialHead; s != nil; {
 		next := s.next
-		if s.counters().inuse() == 0 {
+		switch free := s.counters().free(); {
+		case s.counters().inuse() == 0:
 			n.removePartial(s)
 			n.removeSlab(s)
-			if c.mode == modeDebug {
+			if c.isDebug() {
 				c.checkWholeSlab(&r, s) // the last look, as when a free empties it
 			}
 			c.trace(EventSlabFree, s, 0)
 			s.cpuNext = discard
 			discard = s
+		case free < shrinkPromoteMax:
+			n.removePartial(s)
+			s.cpuNext = promote[free]
+			promote[free] = s
 		}
 		s = next
 	}
+	for free := shrinkPromoteMax - 1; free >= 0; free-- {
+		for s := promote[free]; s != nil; {
+			next := s.cpuNext
+			s.cpuNext = nil
+			n.addPartial(s, false)
+			s = next
+		}
+	}
 	n.unlock()
 	c.deliver(&r)
-	for s := discard; s != nil; {
-		next := s.cpuNext
-		s.cpuNext = nil
-		c.freeSlabPages(s)
-		s = next
-	}
+	c.freeSlabList(discard)
 }
 
 // quiesce takes every lock that lets a cache's objects move between
 // structures, except the lockless slab frees (which only push onto slab
-// freelists): growMu, so no P joins meanwhile, remote locks on all Ps
-// (Sheaves) or all per-P locks (CPUSlab), the barn lock and list_lock, in
-// the lock order of doc.go. With flushCPUSlabs the old design's cpu slabs
-// are flushed once every P is locked (a flush before the locks would let an
-// allocation install a new cpu slab in between). It returns the release.
+// freelists): growMu, so no P joins meanwhile, every P's per-P lock (the
+// design's percpu.lock), the barn lock and list_lock, in the lock order of
+// doc.go. With flushCPUSlabs the cpu slabs of the designs that have them
+// are flushed once every P is locked (a flush before the locks would let
+// an allocation install a new cpu slab in between). It returns the
+// release.
 func (c *Cache) quiesce(flushCPUSlabs bool) func() {
 	c.growMu.Lock()
 	c.flushMu.Lock()
-	var undo []func()
-	switch c.mode {
-	case modeSheaves:
-		pcs := c.pcs.Load()
-		lockRemote(pcs.locks)
-		undo = append(undo, func() { unlockRemote(pcs.locks) })
-	case modeCPUSlab:
-		a := c.cpus.Load()
-		for _, cc := range a.c {
-			cc.mu.Lock()
-		}
-		if flushCPUSlabs {
-			for _, cc := range a.c {
-				c.flushCPULocked(cc, a.tidStep)
-			}
-		}
-		undo = append(undo, func() {
-			for _, cc := range a.c {
-				cc.mu.Unlock()
-			}
-		})
-	}
+	unlockPercpu := c.pp.lock(c, flushCPUSlabs)
 	c.barn.mu.Lock()
 	c.node.lock(false)
 	return func() {
 		c.node.unlock()
 		c.barn.mu.Unlock()
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
+		unlockPercpu()
 		c.flushMu.Unlock()
 		c.growMu.Unlock()
 	}
@@ -157,136 +154,119 @@ func (c *Cache) Validate() error {
 	return fmt.Errorf("slub: %s: validate: %s", c.name, strings.Join(errs, "; "))
 }
 
+// validation collects what Validate finds, and what the per-P layers need
+// to check their caches against the slabs.
+type validation struct {
+	errs []string
+	free map[uintptr]bool // objects on slab freelists
+	seen map[uintptr]bool // objects cached in sheaves
+	// lateFrees: a slab may have free objects on no list for a moment
+	// (a free racing with the walk, on its way to a cpu partial list).
+	lateFrees bool
+}
+
+func (v *validation) fail(format string, args ...any) {
+	if len(v.errs) < 20 {
+		v.errs = append(v.errs, fmt.Sprintf(format, args...))
+	}
+}
+
+// checkSheaf checks that every object of sh is an object of c, cached once
+// and on no slab freelist.
+func (v *validation) checkSheaf(c *Cache, where string, sh *Sheaf) {
+	if sh.size < 0 || sh.size > len(sh.objs) {
+		v.fail("%s sheaf: size %d, capacity %d", where, sh.size, len(sh.objs))
+		return
+	}
+	for _, o := range sh.objs[:sh.size] {
+		s := lookupSlab(o)
+		switch {
+		case s == nil || s.cache != c || !c.validSlot(s, o):
+			v.fail("%s sheaf holds %#x, not an object of this cache", where, o)
+		case v.free[o]:
+			v.fail("%s sheaf holds %#x, which is also on a slab freelist", where, o)
+		case v.seen[o]:
+			v.fail("%s sheaf holds %#x, which is cached twice", where, o)
+		}
+		v.seen[o] = true
+	}
+}
+
 // validateQuiesced is Validate's walk, under the locks of quiesce. A debug
 // cache's reports go to r, for delivery after the locks are dropped.
 func (c *Cache) validateQuiesced(r *reporter) []string {
 	release := c.quiesce(true)
 	defer release()
-	var errs []string
-	fail := func(format string, args ...any) {
-		if len(errs) < 20 {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
+	// In the designs with cpu partial lists a free that makes a full slab
+	// partial puts it on one without list_lock, so it may have free
+	// objects on no list for a moment.
+	v := &validation{free: make(map[uintptr]bool), seen: make(map[uintptr]bool), lateFrees: c.cpuPartialSlabs > 0}
 	n := &c.node
-	free := make(map[uintptr]bool)
 	slabs, partial := 0, 0
 	for s := n.all; s != nil; s = s.allNext {
 		slabs++
 		if s.cache != c {
-			fail("slab %#x on the list belongs to %s", s.base, s.cache.name)
+			v.fail("slab %#x on the list belongs to %s", s.base, s.cache.name)
 			continue
 		}
 		if lookupSlab(s.start) != s || lookupSlab(s.end-1) != s {
-			fail("slab %#x: the page table does not point to it", s.base)
+			v.fail("slab %#x: the page table does not point to it", s.base)
 		}
 		fl, cnt, err := c.stableFreelist(s)
 		if err != nil {
-			fail("%v", err)
+			v.fail("%v", err)
 		}
 		if cnt.objects() != c.objsPerSlab {
-			fail("slab %#x: objects %d, want %d", s.base, cnt.objects(), c.objsPerSlab)
+			v.fail("slab %#x: objects %d, want %d", s.base, cnt.objects(), c.objsPerSlab)
 		}
 		if cnt.inuse() > cnt.objects() {
-			fail("slab %#x: inuse %d > objects %d", s.base, cnt.inuse(), cnt.objects())
+			v.fail("slab %#x: inuse %d > objects %d", s.base, cnt.inuse(), cnt.objects())
 		}
 		if err == nil && cnt.inuse()+len(fl) != cnt.objects() {
-			fail("slab %#x: inuse %d + free %d != objects %d", s.base, cnt.inuse(), len(fl), cnt.objects())
+			v.fail("slab %#x: inuse %d + free %d != objects %d", s.base, cnt.inuse(), len(fl), cnt.objects())
 		}
 		for _, o := range fl {
-			if free[o] {
-				fail("object %#x is twice on the freelist of slab %#x", o, s.base)
+			if v.free[o] {
+				v.fail("object %#x is twice on the freelist of slab %#x", o, s.base)
 			}
-			free[o] = true
+			v.free[o] = true
 		}
 		if s.onPartial {
 			partial++
 			if len(fl) == 0 {
-				fail("slab %#x is on the partial list with no free object", s.base)
+				v.fail("slab %#x is on the partial list with no free object", s.base)
 			}
 			if cnt.frozen() {
-				fail("slab %#x is on the partial list and frozen", s.base)
+				v.fail("slab %#x is on the partial list and frozen", s.base)
 			}
-		} else if c.mode != modeCPUSlab && len(fl) > 0 && c.mode != modeDebug {
-			fail("slab %#x has %d free objects but is not on the partial list", s.base, len(fl))
+		} else if len(fl) > 0 && !v.lateFrees && !c.isDebug() {
+			v.fail("slab %#x has %d free objects but is not on the partial list", s.base, len(fl))
 		}
-		if c.mode == modeDebug {
+		if c.isDebug() {
 			for _, e := range c.debugValidateSlab(r, s) {
-				fail("%s", e)
+				v.fail("%s", e)
 			}
 		}
 	}
 	if slabs != n.nrSlabs {
-		fail("%d slabs on the list, nr_slabs says %d", slabs, n.nrSlabs)
+		v.fail("%d slabs on the list, nr_slabs says %d", slabs, n.nrSlabs)
 	}
 	if partial != n.nrPartial {
-		fail("%d slabs marked partial, nr_partial says %d", partial, n.nrPartial)
+		v.fail("%d slabs marked partial, nr_partial says %d", partial, n.nrPartial)
 	}
 	cnt := 0
 	for s := n.partialHead; s != nil; s = s.next {
 		cnt++
 		if !s.onPartial {
-			fail("slab %#x on the partial list is not marked partial", s.base)
+			v.fail("slab %#x on the partial list is not marked partial", s.base)
 		}
 	}
 	if cnt != n.nrPartial {
-		fail("partial list holds %d slabs, nr_partial says %d", cnt, n.nrPartial)
+		v.fail("partial list holds %d slabs, nr_partial says %d", cnt, n.nrPartial)
 	}
-	// Cached objects: in a sheaf at most once, never also on a freelist.
-	seen := make(map[uintptr]bool)
-	checkSheaf := func(where string, sh *Sheaf) {
-		if sh.size < 0 || sh.size > len(sh.objs) {
-			fail("%s sheaf: size %d, capacity %d", where, sh.size, len(sh.objs))
-			return
-		}
-		for _, o := range sh.objs[:sh.size] {
-			s := lookupSlab(o)
-			switch {
-			case s == nil || s.cache != c || !c.validSlot(s, o):
-				fail("%s sheaf holds %#x, not an object of this cache", where, o)
-			case free[o]:
-				fail("%s sheaf holds %#x, which is also on a slab freelist", where, o)
-			case seen[o]:
-				fail("%s sheaf holds %#x, which is cached twice", where, o)
-			}
-			seen[o] = true
-		}
-	}
-	if c.mode == modeSheaves {
-		pcs := c.pcs.Load()
-		for i := range pcs.p {
-			p := &pcs.p[i]
-			checkSheaf(fmt.Sprintf("P%d main", i), p.main)
-			if p.spare != nil {
-				checkSheaf(fmt.Sprintf("P%d spare", i), p.spare)
-			}
-		}
-		nf, ne := 0, 0
-		for sh := c.barn.full; sh != nil; sh = sh.next {
-			checkSheaf("barn", sh)
-			nf++
-		}
-		for sh := c.barn.empty; sh != nil; sh = sh.next {
-			if sh.size != 0 {
-				fail("barn empty sheaf holds %d objects", sh.size)
-			}
-			ne++
-		}
-		if nf != c.barn.nrFull || ne != c.barn.nrEmpty {
-			fail("barn lists hold %d full and %d empty sheaves, counts say %d and %d", nf, ne, c.barn.nrFull, c.barn.nrEmpty)
-		}
-	}
-	if c.mode == modeCPUSlab {
-		for i, cc := range c.cpus.Load().c {
-			if cc.slab.Load() != nil || atomic.LoadUint64(&cc.pair.Lo) != 0 {
-				fail("P%d still has a cpu slab after the flush", i)
-			}
-			for s := cc.partial; s != nil; s = s.cpuNext {
-				fail("P%d cpu partial list not empty after the flush", i)
-			}
-		}
-	}
-	return errs
+	// The per-P layer, against the freelists.
+	c.pp.validate(c, v)
+	return v.errs
 }
 
 // Stats returns the cache's statistics. It holds the locks of quiesce
@@ -312,7 +292,7 @@ func (c *Cache) Stats() Stats {
 		CPUPartial:     c.cpuPartial,
 	}
 	for i := range st.Counters {
-		st.Counters[i] = atomic.LoadUint64(&c.stats[i])
+		st.Counters[i] = loadCounter(&c.stats[i])
 	}
 	release := c.quiesce(false)
 	var inuse int64
@@ -323,30 +303,7 @@ func (c *Cache) Stats() Stats {
 		inuse += int64(cnt.inuse())
 	}
 	st.PartialSlabs = int64(c.node.nrPartial)
-	switch c.mode {
-	case modeSheaves:
-		pcs := c.pcs.Load()
-		for i := range pcs.p {
-			p := &pcs.p[i]
-			st.CachedObjects += int64(p.main.size)
-			if p.spare != nil {
-				st.CachedObjects += int64(p.spare.size)
-			}
-			for i := range st.Counters {
-				st.Counters[i] += atomic.LoadUint64(&p.stat[i])
-			}
-		}
-		for sh := c.barn.full; sh != nil; sh = sh.next {
-			st.CachedObjects += int64(sh.size)
-		}
-	case modeCPUSlab:
-		for _, cc := range c.cpus.Load().c {
-			for i := range st.Counters {
-				st.Counters[i] += atomic.LoadUint64(&cc.stat[i])
-			}
-			st.CachedObjects += int64(c.cpuFreelistLen(cc))
-		}
-	}
+	c.pp.count(c, &st)
 	st.DeferredFrees = c.deferred.n.Load()
 	release()
 	st.SlabBytes = st.Slabs * int64(st.SlabSize)
@@ -391,7 +348,7 @@ func (c *Cache) destroy() error {
 	}
 	if total > 0 {
 		n.unlock()
-		if c.mode == modeDebug {
+		if c.isDebug() {
 			c.reportLeaks(leaked, total)
 		}
 		var b strings.Builder
@@ -416,14 +373,10 @@ func (c *Cache) destroy() error {
 		s = next
 	}
 	c.destroyed.Store(true)
-	if c.mode == modeSheaves {
+	if c.pcs.Load() != nil {
 		c.pcs.Store(&pcpuArray{})
 	}
 	n.unlock()
-	for s := all; s != nil; {
-		next := s.cpuNext
-		c.freeSlabPages(s)
-		s = next
-	}
+	c.freeSlabList(all)
 	return nil
 }

@@ -17,7 +17,38 @@ func variants() []variant {
 		{"sheaves/nodcas", Config{Design: Sheaves, noDCAS: true}},
 		{"cpuslab", Config{Design: CPUSlab}},
 		{"cpuslab/nodcas", Config{Design: CPUSlab, noDCAS: true}},
+		{"cpuslab-locked", Config{Design: CPUSlabLocked}},
+		{"cpuslab-locked/nodcas", Config{Design: CPUSlabLocked, noDCAS: true}},
+		{"hybrid", Config{Design: Hybrid}},
+		{"hybrid/nodcas", Config{Design: Hybrid, noDCAS: true}},
 	}
+}
+
+// The designs that share a layer, for tests of that layer.
+var (
+	cpuSlabDesigns = []Design{CPUSlab, CPUSlabLocked} // a cpu slab layer and nothing in front
+	sheafDesigns   = []Design{Sheaves, Hybrid}        // per-P sheaves
+)
+
+// sheafHits returns the counters that count a design's sheaf hits:
+// ALLOC_FASTPATH and FREE_FASTPATH, or in Hybrid ALLOC_PCS and FREE_PCS.
+func sheafHits(d Design) (alloc, free StatItem) {
+	if d == Hybrid {
+		return AllocPCS, FreePCS
+	}
+	return AllocFastpath, FreeFastpath
+}
+
+// cpuCached counts the objects on the cpu freelists of c's Ps: in Hybrid,
+// what the cpu slab layer caches below the sheaves.
+func cpuCached(c *Cache) int64 {
+	var n int64
+	if a := c.cpus.Load(); a != nil {
+		for _, cc := range a.c {
+			n += int64(c.cpuFreelistLen(cc))
+		}
+	}
+	return n
 }
 
 // eachVariant runs f for every design, with and without the double-word CAS.

@@ -14,9 +14,10 @@ func ptrOf(p *asm.Pair) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // doubleFree panics for an object freed twice (the cheap checks of a
 // non-debug cache: already on top of the current sheaf, cpu freelist or
-// slab freelist). Nothing has changed when it runs.
+// slab freelist), naming the call that found it. Nothing has changed when
+// it runs, and the caller holds no lock.
 //
 //go:noinline
-func (c *Cache) doubleFree(a uintptr) {
-	panic(fmt.Sprintf("slub: %s: Free(%#x): double free (object is already free)", c.name, a))
+func (c *Cache) doubleFree(op string, a uintptr) {
+	panic(fmt.Sprintf("slub: %s: %s(%#x): double free (object is already free)", c.name, op, a))
 }

@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,30 +9,16 @@ import (
 )
 
 // holdPerP takes every per-P lock of c from the test, as a trace hook that
-// runs inside the allocator would find it: the remote side of the Sheaves
-// localLocks, or the old design's kmemCacheCPU.mu. It returns the release.
+// runs inside the allocator would find it: the remote side of the
+// localLocks (Sheaves, CPUSlab, Hybrid), or CPUSlabLocked's kmemCacheCPU.mu.
+// It returns the release.
 func holdPerP(c *Cache) (release func()) {
-	switch c.mode {
-	case modeSheaves:
-		c.flushMu.Lock()
-		pcs := c.pcs.Load()
-		lockRemote(pcs.locks)
-		return func() {
-			unlockRemote(pcs.locks)
-			c.flushMu.Unlock()
-		}
-	case modeCPUSlab:
-		a := c.cpus.Load()
-		for _, cc := range a.c {
-			cc.mu.Lock()
-		}
-		return func() {
-			for _, cc := range a.c {
-				cc.mu.Unlock()
-			}
-		}
+	c.flushMu.Lock()
+	unlock := c.pp.lock(c, false)
+	return func() {
+		unlock()
+		c.flushMu.Unlock()
 	}
-	return func() {}
 }
 
 // slabCounter reads a counter kept outside the per-P structures without
@@ -71,6 +58,9 @@ func TestNoLockIdle(t *testing.T) {
 		if freed != uint64(len(objs)) {
 			t.Errorf("NOLOCK_FREE + NOLOCK_FREE_DEFERRED +%d for %d objects", freed, len(objs))
 		}
+		// 7.0's kfree_nolock defers nothing on an idle cache; 6.18's (the
+		// cpu slab designs and Hybrid below its sheaves) defers every
+		// object not of the cpu slab.
 		if cfg.Design == Sheaves && st.Counters[NoLockFreeDeferred] != 0 {
 			t.Errorf("NOLOCK_FREE_DEFERRED %d on an idle Sheaves cache", st.Counters[NoLockFreeDeferred])
 		}
@@ -97,7 +87,7 @@ func TestNoLockBusy(t *testing.T) {
 		if counter(c, NoLockAllocFail) != 1 {
 			t.Errorf("NOLOCK_ALLOC_FAIL %d, want 1", counter(c, NoLockAllocFail))
 		}
-		if cfg.Design == CPUSlab && counter(c, NoLockBusy) == 0 {
+		if slices.Contains(cpuSlabDesigns, cfg.Design) && counter(c, NoLockBusy) == 0 {
 			t.Error("NOLOCK_BUSY not counted with the per-P lock held")
 		}
 
@@ -126,7 +116,7 @@ func TestNoLockBusy(t *testing.T) {
 		release = holdPerP(c)
 		c.node.listLock.Lock()
 		c.FreeNoLock(victim)
-		if cfg.Design == Sheaves {
+		if slices.Contains(sheafDesigns, cfg.Design) {
 			// The per-P sheaves are busy but partial slabs exist: the slab
 			// path needs list_lock, which is held.
 			if p := c.AllocNoLock(); p != nil {
@@ -180,10 +170,11 @@ func TestNoLockBusy(t *testing.T) {
 // Sheaves: with only the per-P lock busy, AllocNoLock takes an object from a
 // partial slab (try-locking list_lock); with only list_lock busy it uses the
 // per-P sheaf. FreeNoLock of an object whose slab stays partial needs no
-// lock on a lockless cache.
+// lock on a lockless cache. (Hybrid's no-lock calls go to its cpu slabs
+// instead, as the cpu slab designs' do.)
 func TestNoLockSheavesPaths(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+	eachDesign(t, []Design{Sheaves}, func(t *testing.T, cfg Config) {
 		defer watchdog(t, 20*time.Second)()
 		c := mustCache(t, "paths", 64, cfg)
 		keep := c.Alloc() // the sheaf holds 59; the slab has 4 free
@@ -217,10 +208,10 @@ func TestNoLockSheavesPaths(t *testing.T) {
 
 // Sheaves: the barn's lock busy too: an empty main and spare cannot be
 // traded for a barn sheaf, so AllocNoLock returns nil; once the lock is free
-// it takes the barn's full sheaf.
+// it takes the barn's full sheaf. (Hybrid goes on to its cpu freelist.)
 func TestNoLockBarnBusy(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+	eachDesign(t, []Design{Sheaves}, func(t *testing.T, cfg Config) {
 		defer watchdog(t, 20*time.Second)()
 		c := mustCache(t, "barnbusy", 64, cfg)
 		objs := allocN(t, c, 4*c.sheafCapacity)
@@ -250,12 +241,14 @@ func TestNoLockBarnBusy(t *testing.T) {
 	})
 }
 
-// CPUSlab: the lockless fast path needs no lock, so a cpu freelist with
-// objects serves AllocNoLock even with the per-P lock held; FreeNoLock of an
-// object of another slab is deferred (kfree_nolock of 6.18).
+// CPUSlabLocked: the lockless fast path needs no lock, so a cpu freelist
+// with objects serves AllocNoLock even with the per-P lock held; FreeNoLock
+// of an object of another slab is deferred (kfree_nolock of 6.18).
+// (CPUSlab's per-P lock is held only inside pinned sections, where no hook
+// runs; TestNoLockCPUSlabRemoteLocked covers what a remote locker does.)
 func TestNoLockCPUSlabPaths(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, CPUSlab, func(t *testing.T, cfg Config) {
+	eachDesign(t, []Design{CPUSlabLocked}, func(t *testing.T, cfg Config) {
 		defer watchdog(t, 20*time.Second)()
 		c := mustCache(t, "cpupaths", 64, cfg)
 		first := c.Alloc() // P 0 has a cpu slab with free objects
@@ -324,16 +317,16 @@ func TestMallocNoLockRetry(t *testing.T) {
 		if n := slabCounter(c64, NoLockRetry); n != 1 {
 			t.Errorf("NOLOCK_RETRY %d, want 1", n)
 		}
-		// Both classes busy: nil, except that the old design's lockless
+		// Both classes busy: nil, except that CPUSlabLocked's lockless
 		// fast path still pops the cpu freelist kmalloc-96 now has.
 		r96 := hold(c96)
 		q := h.MallocNoLock(50)
 		r96()
 		r64()
 		switch {
-		case q != nil && !(cfg.Design == CPUSlab && c96.lockless):
+		case q != nil && !(cfg.Design == CPUSlabLocked && c96.lockless):
 			t.Error("MallocNoLock(50) with kmalloc-64 and kmalloc-96 busy returned an object")
-		case q == nil && cfg.Design == CPUSlab && c96.lockless:
+		case q == nil && cfg.Design == CPUSlabLocked && c96.lockless:
 			t.Error("MallocNoLock(50) did not use kmalloc-96's lockless cpu freelist")
 		}
 		h.FreeNoLock(q)
@@ -346,5 +339,43 @@ func TestMallocNoLockRetry(t *testing.T) {
 		}
 		r()
 		mustDestroyHeap(t, h)
+	})
+}
+
+// CPUSlab: while a remote locker (a flush) holds the P, its cpu slab is out
+// of reach: AllocNoLock takes an object from the slabs and gives back the
+// slab it would have installed, FreeNoLock defers, and the cpu slab and its
+// freelist are as they were when the locker lets go.
+func TestNoLockCPUSlabRemoteLocked(t *testing.T) {
+	withProcs(t, 1)
+	eachDesign(t, []Design{CPUSlab}, func(t *testing.T, cfg Config) {
+		defer watchdog(t, 20*time.Second)()
+		c := mustCache(t, "remote", 64, cfg)
+		first := c.Alloc() // P 0 has a cpu slab with free objects
+		cc := c.cpus.Load().c[0]
+		s, fl, tid := cc.slab.Load(), loadCPUFreelist(cc), loadTid(cc)
+		if s == nil || fl == 0 {
+			t.Fatal("no cpu slab with free objects after Alloc")
+		}
+		release := holdPerP(c)
+		p := c.AllocNoLock()
+		if p == nil {
+			release()
+			t.Fatal("AllocNoLock with the P remote-locked returned nil")
+		}
+		if lookupSlab(uintptr(p)) == s {
+			release()
+			t.Fatalf("AllocNoLock took %p from the remote-locked cpu slab", p)
+		}
+		c.FreeNoLock(p)
+		if got := slabCounter(c, NoLockFreeDeferred); got != 1 {
+			t.Errorf("NOLOCK_FREE_DEFERRED %d with the P remote-locked, want 1", got)
+		}
+		if cc.slab.Load() != s || loadCPUFreelist(cc) != fl || loadTid(cc) != tid {
+			t.Error("the cpu slab changed while the P was remote-locked")
+		}
+		release()
+		c.Free(first)
+		mustFinish(t, c)
 	})
 }

@@ -8,29 +8,36 @@ import "fmt"
 
 // PrefillSheaf returns a sheaf holding at least n objects. Requests above the
 // cache's sheaf capacity get an oversize sheaf, filled in bulk and never
-// cached. CPUSlab and debug caches fill it with bulk allocation.
+// cached. Caches without sheaves (the cpu slab designs, debug caches) fill
+// it with bulk allocation.
 func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 	c.checkLive()
 	if n < 0 {
 		return nil, fmt.Errorf("slub: %s: PrefillSheaf(%d): negative count", c.name, n)
 	}
-	var sh *Sheaf
-	if c.mode != modeSheaves || n > c.sheafCapacity {
-		sh = &Sheaf{objs: make([]uintptr, max(n, c.sheafCapacity)), cache: c, oversize: c.mode == modeSheaves}
-		if c.mode == modeSheaves {
+	if c.sheafCapacity == 0 || n > c.sheafCapacity {
+		sh := &Sheaf{objs: make([]uintptr, max(n, c.sheafCapacity)), cache: c, oversize: true}
+		if c.sheafCapacity > 0 {
 			c.stat(SheafPrefillOversize)
 		}
+		if err := c.fillSheaf(sh, n); err != nil {
+			c.ReturnSheaf(sh)
+			return nil, err
+		}
+		return sh, nil
+	}
+	sh := c.takeSpare()
+	if sh != nil {
+		c.stat(SheafPrefillFast)
 	} else {
-		sh = c.takeSpare()
-		if sh != nil {
-			c.stat(SheafPrefillFast)
+		c.stat(SheafPrefillSlow)
+		if sh = c.barn.getFullOrEmpty(); sh != nil && sh.size > 0 {
+			c.stat(BarnGet)
 		} else {
-			c.stat(SheafPrefillSlow)
-			if sh = c.barn.getFull(); sh == nil {
-				if sh = c.barn.getEmpty(); sh == nil {
-					sh = c.newSheaf(c.sheafCapacity)
-				}
-			}
+			c.stat(BarnGetFail)
+		}
+		if sh == nil {
+			sh = c.newSheaf(c.sheafCapacity)
 		}
 	}
 	if err := c.fillSheaf(sh, n); err != nil {
@@ -43,32 +50,45 @@ func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 // takeSpare takes this P's spare sheaf, if it has one.
 func (c *Cache) takeSpare() *Sheaf {
 	var sh *Sheaf
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
-		p := &pcs.p[pid]
+	if p := c.pcsLock(); p != nil {
 		sh, p.spare = p.spare, nil
-		p.lock.unlock()
+		pcsUnlock(p)
+	} else {
+		pcsUnlock(nil)
 	}
-	procUnpin()
 	return sh
 }
 
-// fillSheaf tops sh up to at least n objects (to its capacity for cached
-// sheaves, which the kernel keeps full).
+// fillSheaf tops sh up to at least n objects: a cached sheaf to its
+// capacity from the backing (refill_sheaf, never from the P's own
+// sheaves), an oversize one to n with bulk allocation.
 func (c *Cache) fillSheaf(sh *Sheaf, n int) error {
-	want := n
-	if !sh.oversize && c.mode == modeSheaves {
-		want = len(sh.objs)
-	}
 	if sh.size >= n {
 		return nil
 	}
-	got := c.allocBulk(sh.objs[sh.size:want])
-	sh.size += got
+	if sh.oversize {
+		sh.size += c.allocBulkFresh(sh.objs[sh.size:n])
+	} else if !c.refillSheaf(sh, false) && c.reclaim() {
+		c.refillSheaf(sh, false)
+	}
 	if sh.size < n {
 		return fmt.Errorf("slub: %s: cannot prefill a sheaf with %d objects: out of memory", c.name, n)
 	}
 	return nil
+}
+
+// allocBulkFresh is __kmem_cache_alloc_bulk: objects from below the per-P
+// sheaves (the backing), or the design's bulk allocation where there are no
+// sheaves.
+func (c *Cache) allocBulkFresh(dst []uintptr) int {
+	if c.backing == nil {
+		return c.allocBulk(dst)
+	}
+	got := c.backing.allocMany(c, dst)
+	if got < len(dst) && c.reclaim() {
+		got += c.backing.allocMany(c, dst[got:])
+	}
+	return got
 }
 
 // RefillSheaf tops a prefilled sheaf up to at least n objects, growing it
@@ -84,15 +104,16 @@ func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 		objs := make([]uintptr, n)
 		copy(objs, sh.objs[:sh.size])
 		sh.objs = objs
-		sh.oversize = c.mode == modeSheaves
+		sh.oversize = true
 	}
 	return c.fillSheaf(sh, n)
 }
 
 // ReturnSheaf gives a prefilled sheaf and its remaining objects back: it
 // becomes this P's spare if there is none (SHEAF_RETURN_FAST), else it is
-// topped up and parked in the barn, or flushed when the barn is full
-// (SHEAF_RETURN_SLOW). Oversize sheaves are always flushed.
+// topped up and parked in the barn, or flushed when the barn already holds
+// its limit of full sheaves or the refill fails (SHEAF_RETURN_SLOW).
+// Oversize sheaves are always flushed.
 func (c *Cache) ReturnSheaf(sh *Sheaf) {
 	if sh == nil {
 		return
@@ -100,7 +121,7 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 	if sh.cache != c {
 		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
 	}
-	if c.mode != modeSheaves || sh.oversize {
+	if sh.oversize {
 		for sh.size > 0 {
 			n := min(sh.size, bulkChunk)
 			c.freeBulk(sh.objs[sh.size-n : sh.size])
@@ -108,25 +129,24 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 		}
 		return
 	}
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
-		p := &pcs.p[pid]
+	if p := c.pcsLock(); p != nil {
 		if p.spare == nil {
 			p.spare = sh
 			sh = nil
 		}
-		p.lock.unlock()
+		pcsUnlock(p)
+	} else {
+		pcsUnlock(nil)
 	}
-	procUnpin()
 	if sh == nil {
 		c.stat(SheafReturnFast)
 		return
 	}
 	c.stat(SheafReturnSlow)
-	c.refillSheaf(sh, false)
-	if sh.size > 0 && c.barn.putFull(sh, false) {
+	if c.barn.fullCount() < maxFullSheaves && c.refillSheaf(sh, false) && c.barn.putFull(sh, false) {
+		c.stat(BarnPut)
 		return
 	}
 	c.flushSheaf(sh)
-	c.stashEmpty(sh)
+	c.stat(SheafFree)
 }

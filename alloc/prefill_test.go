@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -36,7 +37,7 @@ func TestPrefillSheaf(t *testing.T) {
 	eachVariant(t, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "prefill", 96, cfg)
 		capacity := c.sheafCapacity
-		if cfg.Design == CPUSlab {
+		if slices.Contains(cpuSlabDesigns, cfg.Design) {
 			capacity = 0
 		}
 		seen := map[uintptr]bool{}
@@ -50,11 +51,11 @@ func TestPrefillSheaf(t *testing.T) {
 			if sh.Len() < n || sh.Capacity() < n || sh.Len() > sh.Capacity() {
 				t.Fatalf("PrefillSheaf(%d): Len %d Capacity %d", n, sh.Len(), sh.Capacity())
 			}
-			if cfg.Design == Sheaves && n > 0 && n <= capacity && sh.Len() != capacity {
+			if slices.Contains(sheafDesigns, cfg.Design) && n > 0 && n <= capacity && sh.Len() != capacity {
 				t.Errorf("PrefillSheaf(%d): Len %d, want a full sheaf of %d", n, sh.Len(), capacity)
 			}
 			oversize := counter(c, SheafPrefillOversize) - before
-			if want := cfg.Design == Sheaves && n > capacity; (oversize == 1) != want || oversize > 1 {
+			if want := slices.Contains(sheafDesigns, cfg.Design) && n > capacity; (oversize == 1) != want || oversize > 1 {
 				t.Errorf("PrefillSheaf(%d) with capacity %d: SHEAF_PREFILL_OVERSIZE +%d", n, capacity, oversize)
 			}
 			// The prefilled objects count as handed out.
@@ -126,7 +127,7 @@ func TestRefillSheaf(t *testing.T) {
 // barn or new sheaf (SHEAF_PREFILL_SLOW).
 func TestPrefillReturnCounters(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+	eachDesign(t, sheafDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "prefill-counters", 64, cfg)
 		keep := allocN(t, c, c.sheafCapacity+1) // main and spare exist now
 		if c.pcs.Load().p[0].spare == nil {

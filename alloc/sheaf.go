@@ -29,7 +29,7 @@ func (s *Sheaf) Alloc() unsafe.Pointer {
 	s.size--
 	a := s.objs[s.size]
 	s.objs[s.size] = 0
-	if s.cache.mode == modeDebug {
+	if s.cache.isDebug() {
 		s.cache.debugOnAlloc(a)
 	}
 	return ptr(a)
@@ -43,26 +43,26 @@ func (s *Sheaf) Capacity() int { return len(s.objs) }
 
 func (s *Sheaf) full() bool { return s.size == len(s.objs) }
 
-// flushSheaf gives every object of sh back to its slab.
+// flushSheaf gives every object of sh back to the backing.
 func (c *Cache) flushSheaf(sh *Sheaf) {
 	if sh.size == 0 {
 		return
 	}
 	n := sh.size
-	c.freeToSlabs(sh.objs[:n])
+	c.backing.flushObjects(c, sh.objs[:n])
 	sh.size = 0
 	c.statAdd(SheafFlush, n)
 	c.trace(EventSheafFlush, nil, n)
 }
 
-// refillSheaf fills sh up to its capacity, taking at least one object; false
-// when not even one could be had.
+// refillSheaf fills sh up to its capacity from the backing (refill_sheaf),
+// taking at least one object; false when not even one could be had.
 func (c *Cache) refillSheaf(sh *Sheaf, noblock bool) bool {
 	want := len(sh.objs) - sh.size
 	if want == 0 {
 		return true
 	}
-	got := c.refillObjects(sh.objs[sh.size:], want, noblock)
+	got := c.backing.refill(c, sh.objs[sh.size:], want, noblock)
 	sh.size += got
 	c.statAdd(SheafRefill, got)
 	if !noblock {

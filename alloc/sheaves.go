@@ -1,7 +1,10 @@
 package alloc
 
-// The Sheaves design's per-P layer (Linux 7.0's slub_percpu_sheaves). The
-// walks are in doc.go.
+import "fmt"
+
+// The Sheaves design's per-P layer (Linux 7.0's slub_percpu_sheaves), which
+// the Hybrid design shares; they differ in what the sheaves refill from and
+// flush to (Cache.backing). The walks are in doc.go.
 
 // pcpuSheaves is one P's sheaves. main is never nil; spare is nil, empty,
 // full or (after ReturnSheaf) partly full. Only the P's owner, pinned and
@@ -50,15 +53,38 @@ func (c *Cache) growPCS(pid int) {
 	c.pcs.Store(a)
 }
 
-// sheavesAlloc is alloc_from_pcs followed by the slow path. Alloc has
-// already tried the main sheaf.
-func (c *Cache) sheavesAlloc() uintptr {
+// pcsLock pins the goroutine to its P and takes the P's sheaves lock: the
+// prologue of every per-P sheaves operation. It returns nil, still pinned,
+// when the P has no sheaves yet or a remote locker holds the lock.
+// pcsUnlock(p) ends the section either way.
+func (c *Cache) pcsLock() *pcpuSheaves {
+	pid := procPin()
+	if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		if p := &pcs.p[pid]; p.lock.tryLock() {
+			return p
+		}
+	}
+	return nil
+}
+
+func pcsUnlock(p *pcpuSheaves) {
+	if p != nil {
+		p.lock.unlock()
+	}
+	procUnpin()
+}
+
+// sheavesPercpu is the per-P layer of Sheaves caches (and the alloc, free
+// and bulk paths of Hybrid caches).
+type sheavesPercpu struct{}
+
+// alloc is alloc_from_pcs followed by the slow path. Alloc has already
+// tried the main sheaf.
+func (sheavesPercpu) alloc(c *Cache) uintptr {
 	if a := c.pcsPop(AllocFastpath); a != 0 {
 		return a
 	}
-	pid := procPin()
-	procUnpin()
-	return c.sheavesAllocSlow(pid)
+	return c.sheavesAllocSlow()
 }
 
 // pcsPop pops from this P's sheaves: main, else a spare with objects, else a
@@ -68,26 +94,23 @@ func (c *Cache) sheavesAlloc() uintptr {
 // per-P counters, which cost no atomic operation.
 func (c *Cache) pcsPop(also StatItem) uintptr {
 	var a uintptr
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := &pcs.p[pid]
-		if p.lock.tryLock() {
-			m := p.main
-			if m.size == 0 {
-				m = c.replaceEmptyMain(p)
-			}
-			if m != nil {
-				m.size--
-				a = m.objs[m.size]
-				pstat(&p.stat[AllocFastpath])
-				if also != AllocFastpath {
-					pstat(&p.stat[also])
-				}
-			}
-			p.lock.unlock()
+	if p := c.pcsLock(); p != nil {
+		m := p.main
+		if m.size == 0 {
+			m = c.replaceEmptyMain(p)
 		}
+		if m != nil {
+			m.size--
+			a = m.objs[m.size]
+			pstat(&p.stat[AllocFastpath])
+			if also != AllocFastpath {
+				pstat(&p.stat[also])
+			}
+		}
+		pcsUnlock(p)
+	} else {
+		pcsUnlock(nil)
 	}
-	procUnpin()
 	return a
 }
 
@@ -109,12 +132,12 @@ func (c *Cache) replaceEmptyMain(p *pcpuSheaves) *Sheaf {
 
 // sheavesAllocSlow runs unpinned when the main and spare sheaves are empty and
 // the barn had nothing at hand: get a full sheaf from the barn (waiting for
-// its lock) or refill one from slabs, take an object and install the rest.
-func (c *Cache) sheavesAllocSlow(pid int) uintptr {
+// its lock), or refill the P's empty spare, an empty barn sheaf or a new one
+// from the backing (__pcs_replace_empty_main); take an object and install
+// the rest.
+func (c *Cache) sheavesAllocSlow() uintptr {
 	c.checkLive()
-	if pid >= len(c.pcs.Load().p) {
-		c.growPCS(pid)
-	}
+	c.growPCSFor()
 	c.drainDeferred()
 	full := c.barn.getFull()
 	if full != nil {
@@ -122,7 +145,10 @@ func (c *Cache) sheavesAllocSlow(pid int) uintptr {
 		c.trace(EventBarnGet, nil, full.size)
 	} else {
 		c.stat(BarnGetFail)
-		full = c.barn.getEmpty()
+		full = c.takeEmptySpare()
+		if full == nil {
+			full = c.barn.getEmpty()
+		}
 		if full == nil {
 			full = c.newSheaf(c.sheafCapacity)
 		}
@@ -137,15 +163,38 @@ func (c *Cache) sheavesAllocSlow(pid int) uintptr {
 	return a
 }
 
+// growPCSFor gives the P the goroutine runs on sheaves if it has none yet
+// (GOMAXPROCS grew).
+func (c *Cache) growPCSFor() {
+	pid := procPin()
+	procUnpin()
+	if pid >= len(c.pcs.Load().p) {
+		c.growPCS(pid)
+	}
+}
+
+// takeEmptySpare detaches this P's spare if it is empty, for a refill.
+func (c *Cache) takeEmptySpare() *Sheaf {
+	var sh *Sheaf
+	if p := c.pcsLock(); p != nil {
+		if p.spare != nil && p.spare.size == 0 {
+			sh, p.spare = p.spare, nil
+		}
+		pcsUnlock(p)
+	} else {
+		pcsUnlock(nil)
+	}
+	return sh
+}
+
 // installSheaf puts a sheaf with objects where the P it now runs on can use
 // it: as main if main is empty, else as spare, else in the barn (the install
 // step of __pcs_replace_empty_main, which must cope with having moved to
-// another P while unpinned).
+// another P while unpinned). Limits are ignored, as the kernel does: the
+// case is rare.
 func (c *Cache) installSheaf(sh *Sheaf) {
 	var toEmpty, toFull *Sheaf
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) && pcs.p[pid].lock.tryLock() {
-		p := &pcs.p[pid]
+	if p := c.pcsLock(); p != nil {
 		switch {
 		case p.main.size == 0:
 			old := p.main
@@ -163,11 +212,11 @@ func (c *Cache) installSheaf(sh *Sheaf) {
 		default:
 			toFull = sh
 		}
-		p.lock.unlock()
+		pcsUnlock(p)
 	} else {
+		pcsUnlock(nil)
 		toFull = sh
 	}
-	procUnpin()
 	if toEmpty != nil {
 		c.stashEmpty(toEmpty)
 	}
@@ -183,16 +232,13 @@ func (c *Cache) installSheaf(sh *Sheaf) {
 	}
 }
 
-// stashEmpty keeps an empty sheaf in the barn, or drops it past the limit.
-func (c *Cache) stashEmpty(sh *Sheaf) {
-	if !c.barn.putEmpty(sh) {
-		c.stat(SheafFree)
-	}
-}
+// stashEmpty keeps an empty sheaf in the barn (barn_put_empty_sheaf, which
+// ignores MAX_EMPTY_SHEAVES: the sheaf exists already).
+func (c *Cache) stashEmpty(sh *Sheaf) { c.barn.putEmpty(sh) }
 
-// sheavesFree is free_to_pcs followed by the slow path. Free has already
-// tried the main sheaf.
-func (c *Cache) sheavesFree(s *slab, a uintptr) {
+// free is free_to_pcs followed by the slow path. Free has already tried the
+// main sheaf.
+func (sheavesPercpu) free(c *Cache, s *slab, a uintptr) {
 	if !c.pcsPush(a, FreeFastpath) {
 		c.sheavesFreeSlow(s, a)
 	}
@@ -204,34 +250,33 @@ func (c *Cache) sheavesFree(s *slab, a uintptr) {
 // on top of the main sheaf is a double free and panics. Like pcsPop it
 // counts also per P besides FREE_FASTPATH.
 func (c *Cache) pcsPush(a uintptr, also StatItem) bool {
-	ok := false
-	pid := procPin()
-	if pcs := c.pcs.Load(); pid < len(pcs.p) {
-		p := &pcs.p[pid]
-		if p.lock.tryLock() {
-			m := p.main
-			if m.size > 0 && m.objs[m.size-1] == a {
-				p.lock.unlock()
-				procUnpin()
-				c.doubleFree(a)
-			}
-			if m.full() {
-				m = c.replaceFullMain(p)
-			}
-			if m != nil {
-				m.objs[m.size] = a
-				m.size++
-				pstat(&p.stat[FreeFastpath])
-				if also != FreeFastpath {
-					pstat(&p.stat[also])
-				}
-				ok = true
-			}
-			p.lock.unlock()
+	p := c.pcsLock()
+	if p == nil {
+		pcsUnlock(nil)
+		return false
+	}
+	m := p.main
+	if m.size > 0 && m.objs[m.size-1] == a {
+		pcsUnlock(p)
+		op := "Free"
+		if also == NoLockFree {
+			op = "FreeNoLock"
+		}
+		c.doubleFree(op, a)
+	}
+	if m.full() {
+		m = c.replaceFullMain(p)
+	}
+	if m != nil {
+		m.objs[m.size] = a
+		m.size++
+		pstat(&p.stat[FreeFastpath])
+		if also != FreeFastpath {
+			pstat(&p.stat[also])
 		}
 	}
-	procUnpin()
-	return ok
+	pcsUnlock(p)
+	return m != nil
 }
 
 // replaceFullMain is the pinned part of __pcs_replace_full_main: without a
@@ -257,42 +302,40 @@ func (c *Cache) replaceFullMain(p *pcpuSheaves) *Sheaf {
 		p.spare, p.main = p.main, sp
 		return sp
 	}
-	if empty := c.barn.replaceFull(p.main, true); empty != nil {
+	empty := c.barn.replaceFull(p.main, true)
+	if empty != nil {
 		p.main = empty
 		pstat(&p.stat[BarnPut])
-		return empty
 	}
-	return nil
+	return empty
 }
 
 // sheavesFreeSlow runs unpinned when main and spare are full and the barn did
 // not trade: with an empty sheaf in hand (from the barn or new), install it
-// as main and park the full one in the barn, or flush it to slabs when the
-// barn holds too many full sheaves.
+// as main and park the full one in the barn, or flush it when the barn holds
+// too many full sheaves (BARN_PUT_FAIL).
 func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 	c.checkLive()
-	pid := procPin()
-	procUnpin()
-	if pid >= len(c.pcs.Load().p) {
-		c.growPCS(pid)
-	}
+	c.growPCSFor()
 	c.drainDeferred()
 	empty := c.barn.getEmpty()
 	if empty == nil {
 		empty = c.newSheaf(c.sheafCapacity)
 	}
 	var toFull, toEmpty *Sheaf
-	pid = procPin()
-	pcs := c.pcs.Load()
-	if pid >= len(pcs.p) || !pcs.p[pid].lock.tryLock() {
-		procUnpin()
+	p := c.pcsLock()
+	if p == nil {
+		pcsUnlock(nil)
 		c.stashEmpty(empty)
-		c.freeToSlab(s, a, false)
+		c.backing.freeOne(c, s, a, false)
 		return
 	}
-	p := &pcs.p[pid]
 	m := p.main
 	switch {
+	case m.size > 0 && m.objs[m.size-1] == a:
+		pcsUnlock(p)
+		c.stashEmpty(empty)
+		c.doubleFree("Free", a)
 	case !m.full():
 		// Moved to a P with room.
 		toEmpty = empty
@@ -308,8 +351,7 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 	p.main.objs[p.main.size] = a
 	p.main.size++
 	pstat(&p.stat[FreeFastpath])
-	p.lock.unlock()
-	procUnpin()
+	pcsUnlock(p)
 	if toEmpty != nil {
 		c.stashEmpty(toEmpty)
 	}
@@ -325,34 +367,159 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 	}
 }
 
-// flushPCS is pcs_flush_all for every P: flush main and spare sheaves
-// straight to slabs (the barn is skipped). Owners meanwhile find their lock
-// taken and use the slab paths.
+// allocNoLock is kmalloc_nolock on sheaves: the per-P sheaves (try-lock),
+// then one object from the backing with try-locks.
+func (sheavesPercpu) allocNoLock(c *Cache) uintptr {
+	if a := c.pcsPop(NoLockAlloc); a != 0 {
+		return a // counted per P
+	}
+	a := c.backing.allocOne(c, true)
+	if a != 0 {
+		c.stat(NoLockAlloc)
+	}
+	return a
+}
+
+// freeNoLock is free_to_pcs with allow_spin=false (no sheaf allocation, no
+// flush), then the backing with try-locks.
+func (sheavesPercpu) freeNoLock(c *Cache, s *slab, a uintptr) bool {
+	if c.pcsPush(a, NoLockFree) {
+		return true // counted per P
+	}
+	if !c.backing.freeOne(c, s, a, true) {
+		return false
+	}
+	c.stat(NoLockFree)
+	return true
+}
+
+// allocBulk is kmem_cache_alloc_bulk: alloc_from_pcs_bulk, then straight
+// from the backing without going through a sheaf (that would copy twice).
+func (sheavesPercpu) allocBulk(c *Cache, dst []uintptr) int {
+	got := c.pcsAllocBulk(dst)
+	if got < len(dst) {
+		c.checkLive()
+		got += c.backing.allocMany(c, dst[got:])
+		if got < len(dst) && c.reclaim() {
+			got += c.backing.allocMany(c, dst[got:])
+		}
+	}
+	return got
+}
+
+// pcsAllocBulk is alloc_from_pcs_bulk: main, then a spare with objects, then
+// a full barn sheaf; no refill.
+func (c *Cache) pcsAllocBulk(dst []uintptr) int {
+	got := 0
+	p := c.pcsLock()
+	if p == nil {
+		pcsUnlock(nil)
+		return 0
+	}
+	for got < len(dst) {
+		m := p.main
+		if m.size == 0 {
+			if m = c.replaceEmptyMain(p); m == nil {
+				break
+			}
+		}
+		k := min(m.size, len(dst)-got)
+		copy(dst[got:got+k], m.objs[m.size-k:m.size])
+		m.size -= k
+		got += k
+	}
+	pstatAdd(&p.stat[AllocFastpath], got)
+	pcsUnlock(p)
+	return got
+}
+
+// freeBulk is kmem_cache_free_bulk: free_to_pcs_bulk, the rest to the
+// backing.
+func (sheavesPercpu) freeBulk(c *Cache, src []uintptr) {
+	if done := c.pcsFreeBulk(src); done < len(src) {
+		c.backing.freeMany(c, src[done:])
+	}
+}
+
+// pcsFreeBulk is free_to_pcs_bulk: push onto main, swapping in a spare with
+// room or an empty barn sheaf when it fills; the caller frees the rest.
+func (c *Cache) pcsFreeBulk(src []uintptr) int {
+	done := 0
+	p := c.pcsLock()
+	if p == nil {
+		pcsUnlock(nil)
+		return 0
+	}
+	for done < len(src) {
+		m := p.main
+		if m.full() {
+			if m = c.replaceFullMain(p); m == nil {
+				if p.spare != nil {
+					// The barn did not trade (free_to_pcs_bulk's
+					// BARN_PUT_FAIL): full, no empty sheaf, or busy.
+					pstat(&p.stat[BarnPutFail])
+				}
+				break
+			}
+		}
+		k := min(len(m.objs)-m.size, len(src)-done)
+		copy(m.objs[m.size:m.size+k], src[done:done+k])
+		m.size += k
+		done += k
+	}
+	pstatAdd(&p.stat[FreeFastpath], done)
+	pcsUnlock(p)
+	return done
+}
+
+// flush is pcs_flush_all for every P, then barn_shrink.
+func (sheavesPercpu) flush(c *Cache) {
+	c.flushPCS()
+	c.shrinkBarn()
+}
+
+// pcsBatchMax is PCS_BATCH_MAX: how many objects a flush copies out of a
+// main sheaf under the per-P lock before it frees them without it.
+const pcsBatchMax = 32
+
+// flushPCS is pcs_flush_all for every P, run from any goroutine: the spare
+// is taken and flushed and its sheaf dropped, the main sheaf is flushed in
+// batches of pcsBatchMax copied out under the P's lock (sheaf_flush_main),
+// straight to the backing (the barn is skipped). Owners meanwhile find
+// their lock taken and use the slow paths.
 func (c *Cache) flushPCS() {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 	pcs := c.pcs.Load()
-	lockRemote(pcs.locks)
+	var batch [pcsBatchMax]uintptr
 	for i := range pcs.p {
 		p := &pcs.p[i]
-		c.flushSheaf(p.main)
-		if p.spare != nil {
-			c.flushSheaf(p.spare)
+		lock := pcs.locks[i : i+1]
+		lockRemote(lock)
+		spare := p.spare
+		p.spare = nil
+		for {
+			m := p.main
+			k := min(m.size, pcsBatchMax)
+			copy(batch[:k], m.objs[m.size-k:m.size])
+			m.size -= k
+			left := m.size
+			unlockRemote(lock)
+			if k > 0 {
+				c.backing.flushObjects(c, batch[:k])
+				c.statAdd(SheafFlush, k)
+				c.trace(EventSheafFlush, nil, k)
+			}
+			if left == 0 {
+				break
+			}
+			lockRemote(lock)
+		}
+		if spare != nil {
+			c.flushSheaf(spare)
+			c.stat(SheafFree)
 		}
 	}
-	unlockRemote(pcs.locks)
-}
-
-// reclaim runs when memory (the OS or MemoryLimit) says no: free objects
-// cached in other Ps' sheaves, cpu slabs and the barn pin slabs that could
-// serve the request, so flush them and report whether there was anything to
-// flush. Never called from a no-lock path.
-func (c *Cache) reclaim() bool {
-	before := c.limit.used.Load()
-	slabs := c.node.slabCount()
-	c.flushAll()
-	c.discardEmpty()
-	return c.limit.used.Load() < before || c.node.slabCount() != slabs || c.node.partialCount() > 0
 }
 
 // shrinkBarn is barn_shrink: flush the full sheaves, drop them all.
@@ -367,5 +534,72 @@ func (c *Cache) shrinkBarn() {
 	}
 	for sh := empty; sh != nil; sh = sh.next {
 		c.stat(SheafFree)
+	}
+}
+
+// lock takes every P's sheaves lock as a remote locker.
+func (sheavesPercpu) lock(c *Cache, _ bool) func() {
+	pcs := c.pcs.Load()
+	lockRemote(pcs.locks)
+	return func() { unlockRemote(pcs.locks) }
+}
+
+// validate checks that every cached object is an object of this cache,
+// cached once and on no freelist, and the barn's counts.
+func (sheavesPercpu) validate(c *Cache, v *validation) {
+	pcs := c.pcs.Load()
+	for i := range pcs.p {
+		p := &pcs.p[i]
+		v.checkSheaf(c, fmt.Sprintf("P%d main", i), p.main)
+		if p.spare != nil {
+			v.checkSheaf(c, fmt.Sprintf("P%d spare", i), p.spare)
+		}
+	}
+	nf, ne := 0, 0
+	for sh := c.barn.full; sh != nil; sh = sh.next {
+		v.checkSheaf(c, "barn", sh)
+		nf++
+	}
+	for sh := c.barn.empty; sh != nil; sh = sh.next {
+		if sh.size != 0 {
+			v.fail("barn empty sheaf holds %d objects", sh.size)
+		}
+		ne++
+	}
+	if nf != c.barn.nrFull || ne != c.barn.nrEmpty {
+		v.fail("barn lists hold %d full and %d empty sheaves, counts say %d and %d", nf, ne, c.barn.nrFull, c.barn.nrEmpty)
+	}
+}
+
+// count adds the objects cached in sheaves and the barn, and the per-P
+// counters, to st. Hybrid caches report their sheaf hits as the 6.18
+// kernel did: ALLOC_PCS and FREE_PCS, leaving ALLOC_FASTPATH and
+// FREE_FASTPATH to the cpu slabs.
+func (sheavesPercpu) count(c *Cache, st *Stats) {
+	allocHit, freeHit := AllocFastpath, FreeFastpath
+	if c.design == Hybrid {
+		allocHit, freeHit = AllocPCS, FreePCS
+	}
+	pcs := c.pcs.Load()
+	for i := range pcs.p {
+		p := &pcs.p[i]
+		st.CachedObjects += int64(p.main.size)
+		if p.spare != nil {
+			st.CachedObjects += int64(p.spare.size)
+		}
+		for k := range st.Counters {
+			n := loadCounter(&p.stat[k])
+			switch StatItem(k) {
+			case AllocFastpath:
+				st.Counters[allocHit] += n
+			case FreeFastpath:
+				st.Counters[freeHit] += n
+			default:
+				st.Counters[k] += n
+			}
+		}
+	}
+	for sh := c.barn.full; sh != nil; sh = sh.next {
+		st.CachedObjects += int64(sh.size)
 	}
 }

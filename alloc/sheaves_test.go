@@ -1,7 +1,9 @@
 package alloc
 
 import (
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,16 +17,16 @@ import (
 func TestSheavesFullMainWithoutSpare(t *testing.T) {
 	withProcs(t, 1)
 	for _, v := range variants() {
-		if v.cfg.Design != Sheaves {
+		if !slices.Contains(sheafDesigns, v.cfg.Design) {
 			continue
 		}
 		t.Run(v.name, func(t *testing.T) {
 			c := mustCache(t, "nospare", 64, v.cfg)
 			capacity := c.sheafCapacity
 			objs := allocN(t, c, 4*capacity)
-			if c.barn.nrEmpty == 0 {
-				t.Fatalf("want empty sheaves in the barn after %d allocations", len(objs))
-			}
+			// Refills reuse the P's empty spare (as the kernel's do), so
+			// the barn has no empty sheaf yet: give it one.
+			c.stashEmpty(c.newSheaf(capacity))
 			// A prefill takes the P's spare.
 			sh, err := c.PrefillSheaf(1)
 			if err != nil {
@@ -58,7 +60,7 @@ func TestSheavesFullMainWithoutSpare(t *testing.T) {
 // counts its objects) after finding the barn empty (BARN_GET_FAIL).
 func TestSheavesFastPathCounters(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+	eachDesign(t, sheafDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "fastpath", 64, cfg)
 		capacity := c.sheafCapacity
 		first := c.Alloc()
@@ -72,21 +74,22 @@ func TestSheavesFastPathCounters(t *testing.T) {
 		if got := st.Counters[AllocSlab]; got != 1 {
 			t.Errorf("ALLOC_SLAB %d, want 1", got)
 		}
-		if st.CachedObjects != int64(capacity-1) || st.ActiveObjects != 1 {
-			t.Errorf("cached %d active %d, want %d and 1", st.CachedObjects, st.ActiveObjects, capacity-1)
+		if want := int64(capacity-1) + cpuCached(c); st.CachedObjects != want || st.ActiveObjects != 1 {
+			t.Errorf("cached %d active %d, want %d and 1", st.CachedObjects, st.ActiveObjects, want)
 		}
-		a0, f0 := st.Counters[AllocFastpath], st.Counters[FreeFastpath]
+		allocHit, freeHit := sheafHits(cfg.Design)
+		a0, f0 := st.Counters[allocHit], st.Counters[freeHit]
 		objs := allocN(t, c, capacity-1)
 		st = c.Stats()
-		if got := st.Counters[AllocFastpath] - a0; got != uint64(capacity-1) {
-			t.Errorf("ALLOC_FASTPATH +%d for %d allocations from a full main", got, capacity-1)
+		if got := st.Counters[allocHit] - a0; got != uint64(capacity-1) {
+			t.Errorf("%v +%d for %d allocations from a full main", allocHit, got, capacity-1)
 		}
 		if st.Counters[SheafRefill] != uint64(capacity) {
 			t.Errorf("SHEAF_REFILL %d: allocations from the main sheaf refilled", st.Counters[SheafRefill])
 		}
 		freeAll(c, objs)
-		if got := counter(c, FreeFastpath) - f0; got != uint64(capacity-1) {
-			t.Errorf("FREE_FASTPATH +%d for %d frees into an empty main", got, capacity-1)
+		if got := counter(c, freeHit) - f0; got != uint64(capacity-1) {
+			t.Errorf("%v +%d for %d frees into an empty main", freeHit, got, capacity-1)
 		}
 		if got := counter(c, FreeSlowpath); got != 0 {
 			t.Errorf("FREE_SLOWPATH %d, want 0", got)
@@ -103,7 +106,7 @@ func TestSheavesFastPathCounters(t *testing.T) {
 // Allocation then trades empty mains for the barn's full sheaves (BARN_GET).
 func TestSheavesBarn(t *testing.T) {
 	withProcs(t, 1)
-	eachDesign(t, Sheaves, func(t *testing.T, cfg Config) {
+	eachDesign(t, sheafDesigns, func(t *testing.T, cfg Config) {
 		c := mustCache(t, "barn", 64, cfg)
 		capacity := c.sheafCapacity
 		n := (maxFullSheaves + 6) * capacity
@@ -126,8 +129,8 @@ func TestSheavesBarn(t *testing.T) {
 			t.Errorf("SHEAF_FLUSH %d is not a number of full sheaves of %d", st.Counters[SheafFlush], capacity)
 		}
 		// main + spare + barn hold the rest; the flushed objects are back
-		// in slabs.
-		if want := int64(n) - int64(st.Counters[SheafFlush]); st.CachedObjects != want {
+		// in slabs (or, in Hybrid, partly on the cpu freelist).
+		if want := int64(n) - int64(st.Counters[SheafFlush]) + cpuCached(c); st.CachedObjects != want {
 			t.Errorf("cached %d, want %d", st.CachedObjects, want)
 		}
 		if st.ActiveObjects != 0 {
@@ -264,6 +267,44 @@ func TestRemoteFlushWhileAllocating(t *testing.T) {
 		if ops.Load() == 0 {
 			t.Error("the allocating goroutines did not run")
 		}
+		mustFinish(t, c)
+	})
+}
+
+// A refill takes partial slabs by the kernel's rule (get_partial_node_bulk:
+// stop only once min objects are had and the next slab would pass max, or
+// at max) and gives back what a slab holds beyond max. Under a churn that
+// frees random batches and allocates them again, the objects then stay
+// packed into about as few slabs as they need; the rule that stopped short
+// of min and cut a new slab instead grew the cache to three times that.
+func TestRefillKeepsSlabsPacked(t *testing.T) {
+	withProcs(t, 1)
+	const live, rounds, batch = 20000, 200, 1000
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "packed", 64, cfg)
+		objs := allocN(t, c, live)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range rounds {
+			idx := rng.Perm(live)[:batch]
+			for _, i := range idx {
+				c.Free(objs[i])
+			}
+			for _, i := range idx {
+				if objs[i] = c.Alloc(); objs[i] == nil {
+					t.Fatal("Alloc returned nil")
+				}
+			}
+		}
+		st := c.Stats()
+		need := (live + c.objsPerSlab - 1) / c.objsPerSlab
+		// What the per-P layer and the barn cache can pin, at most one
+		// slab per cached object, and a few partial slabs.
+		slack := int(st.CachedObjects)/c.objsPerSlab + 8
+		if int(st.Slabs) > need+slack {
+			t.Errorf("%d slabs for %d live objects (%d cached), want at most %d + %d", st.Slabs, live, st.CachedObjects, need, slack)
+		}
+		t.Logf("%d slabs for %d live objects, %d cached; %d needed", st.Slabs, live, st.CachedObjects, need)
+		freeAll(c, objs)
 		mustFinish(t, c)
 	})
 }

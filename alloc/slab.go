@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
@@ -116,16 +117,13 @@ func (c *Cache) setFP(obj, next uintptr) {
 	storeWord(obj+c.fpOffset, next)
 }
 
+// swab is the kernel's swab(): the address with its bytes reversed (one
+// BSWAP or REV instruction).
 func swab(a uintptr) uintptr {
 	if ptrBits == 64 {
-		u := uint64(a)
-		u = u>>32 | u<<32
-		u = (u&0xffff0000ffff0000)>>16 | (u&0x0000ffff0000ffff)<<16
-		u = (u&0xff00ff00ff00ff00)>>8 | (u&0x00ff00ff00ff00ff)<<8
-		return uintptr(u)
+		return uintptr(bits.ReverseBytes64(uint64(a)))
 	}
-	u := uint32(a)
-	return uintptr(u>>24 | u>>8&0xff00 | u<<8&0xff0000 | u<<24)
+	return uintptr(bits.ReverseBytes32(uint32(a)))
 }
 
 // objIndex returns the index of the slot at offset off from the slab base,
@@ -152,8 +150,8 @@ func (c *Cache) validSlot(s *slab, a uintptr) bool {
 
 // newSlab takes pages from the page heap and cuts them into objects, all
 // free. It returns nil when the memory limit or the OS says no. With noblock
-// it only try-locks and never maps memory from the OS. The slab is not on any
-// list yet.
+// it only try-locks and maps memory from the OS without waiting for the
+// page heap lock. The slab is on no list yet (see registerSlab).
 func (c *Cache) newSlab(noblock bool) *slab { return c.newSlabTaking(noblock, 0) }
 
 // newSlabTaking is newSlab with the first take objects already handed to
@@ -176,7 +174,7 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	s.start = a
 	s.base = a + uintptr(c.redLeft)
 	s.end = s.base + uintptr(c.objsPerSlab*c.size)
-	if c.mode == modeDebug {
+	if c.isDebug() {
 		c.initDebugSlab(s)
 	}
 	if c.ctor != nil {
@@ -206,6 +204,17 @@ func (c *Cache) freeSlabPages(s *slab) {
 	pages.freePages(s.start, s.npages)
 	c.limit.release(int64(s.npages) * pageSize)
 	c.stat(FreeSlab)
+}
+
+// freeSlabList gives back the slabs of a list linked by cpuNext, which are
+// on no node list any more.
+func (c *Cache) freeSlabList(list *slab) {
+	for s := list; s != nil; {
+		next := s.cpuNext
+		s.cpuNext = nil
+		c.freeSlabPages(s)
+		s = next
+	}
 }
 
 // freeNewSlabNoLock gives back a fresh slab that a no-lock path could not

@@ -7,7 +7,10 @@ import (
 // StatItem is one statistics counter. The names are the kernel's enum
 // stat_item (mm/slub.c), so a kernel developer reads them without a
 // dictionary; the first group is Linux 7.0's, the second the old design's
-// (Linux 6.19 and before), the last this allocator's own no-lock counters.
+// and the 6.18 hybrid's (Linux 6.19 and before), the last this allocator's
+// own no-lock counters. In the cpu slab designs ALLOC_FASTPATH and
+// FREE_FASTPATH count the cpu freelist; in Hybrid, ALLOC_PCS and FREE_PCS
+// count the sheaves and the two fast-path counters the cpu slabs below.
 type StatItem int
 
 const (
@@ -49,6 +52,8 @@ const (
 	CPUPartialFree       // CPU_PARTIAL_FREE: a free put a full slab on the cpu partial list
 	CPUPartialNode       // CPU_PARTIAL_NODE: a node partial slab went to the cpu partial list
 	CPUPartialDrain      // CPU_PARTIAL_DRAIN: the cpu partial list was drained to the node
+	AllocPCS             // ALLOC_PCS: Hybrid, an allocation served by the per-P sheaves
+	FreePCS              // FREE_PCS: Hybrid, a free taken by the per-P sheaves
 
 	NoLockAlloc        // NOLOCK_ALLOC: AllocNoLock returned an object
 	NoLockAllocFail    // NOLOCK_ALLOC_FAIL: AllocNoLock returned nil
@@ -72,7 +77,7 @@ var statNames = [NumStatItems]string{
 	"DEACTIVATE_FULL", "DEACTIVATE_EMPTY", "DEACTIVATE_TO_HEAD",
 	"DEACTIVATE_TO_TAIL", "DEACTIVATE_REMOTE_FREES", "DEACTIVATE_BYPASS",
 	"CMPXCHG_DOUBLE_CPU_FAIL", "CPU_PARTIAL_ALLOC", "CPU_PARTIAL_FREE",
-	"CPU_PARTIAL_NODE", "CPU_PARTIAL_DRAIN",
+	"CPU_PARTIAL_NODE", "CPU_PARTIAL_DRAIN", "ALLOC_PCS", "FREE_PCS",
 	"NOLOCK_ALLOC", "NOLOCK_ALLOC_FAIL", "NOLOCK_BUSY", "NOLOCK_RETRY", "NOLOCK_FREE",
 	"NOLOCK_FREE_DEFERRED", "DEFERRED_DRAIN",
 }
@@ -120,6 +125,9 @@ func (s Stats) Counter(name string) uint64 {
 	}
 	return 0
 }
+
+// loadCounter reads a counter that others increment.
+func loadCounter(p *uint64) uint64 { return atomic.LoadUint64(p) }
 
 // stat counts an event that happened outside a pinned section.
 func (c *Cache) stat(i StatItem) { atomic.AddUint64(&c.stats[i], 1) }

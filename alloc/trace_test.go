@@ -3,6 +3,7 @@ package alloc
 import (
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,7 +53,7 @@ func TestTraceEvents(t *testing.T) {
 		}
 		c = mustCache(t, "traced", 64, cfg)
 		objs := allocN(t, c, 15*c.objsPerSlab)
-		if cfg.Design == Sheaves {
+		if slices.Contains(sheafDesigns, cfg.Design) {
 			freeAll(c, objs)
 			objs = allocN(t, c, 12*c.sheafCapacity) // barn gets
 		} else {
@@ -71,7 +72,7 @@ func TestTraceEvents(t *testing.T) {
 				continue
 			}
 			s := lookupSlab(uintptr(o))
-			if cfg.Design == Sheaves && s.freelist() == 0 || cfg.Design == CPUSlab && cc.c[0].slab.Load() != s {
+			if slices.Contains(sheafDesigns, cfg.Design) && s.freelist() == 0 || slices.Contains(cpuSlabDesigns, cfg.Design) && cc.c[0].slab.Load() != s {
 				victim = i
 				break
 			}
@@ -94,7 +95,7 @@ func TestTraceEvents(t *testing.T) {
 			seen[e.Kind]++
 		}
 		want := []EventKind{EventNewSlab, EventSlabFree, EventDeferredDrain}
-		if cfg.Design == Sheaves {
+		if slices.Contains(sheafDesigns, cfg.Design) {
 			// Barn trades made inside the pinned fast paths are counted but
 			// not traced; those of the slow paths are both.
 			want = append(want, EventSheafRefill, EventSheafFlush, EventBarnPut)

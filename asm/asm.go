@@ -89,6 +89,43 @@ func CompareAndSwap(p *Pair, oldLo, oldHi, newLo, newHi uint64) bool {
 	return portableCAS(p, oldLo, oldHi, newLo, newHi)
 }
 
+// CompareAndSwapLocal does what CompareAndSwap does, for a pair that no
+// other thread reads or writes while the call runs: a per-P pair whose owner
+// is pinned to its P and excludes every other changer (the kernel's
+// this_cpu_cmpxchg128 on a kmem_cache_cpu). On amd64 it is CMPXCHG16B
+// without the LOCK prefix, on arm64 the relaxed CASP: the instruction's
+// cost without the cost of making it atomic against other CPUs. It is no
+// barrier. Without the instruction it is a plain compare and store, which
+// that exclusion makes correct. It panics if p is not 16-byte aligned.
+func CompareAndSwapLocal(p *Pair, oldLo, oldHi, newLo, newHi uint64) bool {
+	checkAligned(p)
+	if hardware() {
+		return cas128Local(p, oldLo, oldHi, newLo, newHi)
+	}
+	return plainCAS(p, oldLo, oldHi, newLo, newHi)
+}
+
+// CompareAndSwapLocalUnchecked is CompareAndSwapLocal without its checks,
+// for a fast path that made them once: p must be 16-byte aligned, and
+// Lockless must have reported true before the pair came into use (on an
+// arm64 core without LSE the instruction is SIGILL). In builds without the
+// assembly it is the plain compare and store.
+func CompareAndSwapLocalUnchecked(p *Pair, oldLo, oldHi, newLo, newHi uint64) bool {
+	if !haveAsm {
+		return plainCAS(p, oldLo, oldHi, newLo, newHi)
+	}
+	return cas128Local(p, oldLo, oldHi, newLo, newHi)
+}
+
+// plainCAS is a compare and store, for pairs nothing else touches meanwhile.
+func plainCAS(p *Pair, oldLo, oldHi, newLo, newHi uint64) bool {
+	if p.Lo != oldLo || p.Hi != oldHi {
+		return false
+	}
+	p.Lo, p.Hi = newLo, newHi
+	return true
+}
+
 // Load atomically reads both words: the result is a value the pair held at
 // one instant, never half of one value and half of another. With the
 // hardware instruction it is a compare-and-swap that writes back the value it

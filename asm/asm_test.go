@@ -15,11 +15,13 @@ import (
 	"github.com/goslub/slub/cpuid"
 )
 
-// impl is one implementation of the two operations.
+// impl is one implementation of the two operations. local ones are
+// CompareAndSwapLocal, correct only while one thread uses the pair.
 type impl struct {
-	name string
-	cas  func(p *asm.Pair, oldLo, oldHi, newLo, newHi uint64) bool
-	load func(p *asm.Pair) (lo, hi uint64)
+	name  string
+	cas   func(p *asm.Pair, oldLo, oldHi, newLo, newHi uint64) bool
+	load  func(p *asm.Pair) (lo, hi uint64)
+	local bool
 }
 
 // impls returns every implementation this machine can run: the portable one,
@@ -27,11 +29,15 @@ type impl struct {
 // and the exported functions, which dispatch to one of the two.
 func impls() []impl {
 	list := []impl{
-		{"portable", asm.PortableCAS, asm.PortableLoad},
-		{"dispatch/" + asm.Instruction(), asm.CompareAndSwap, asm.Load},
+		{"portable", asm.PortableCAS, asm.PortableLoad, false},
+		{"dispatch/" + asm.Instruction(), asm.CompareAndSwap, asm.Load, false},
+		{"local/dispatch/" + asm.Instruction(), asm.CompareAndSwapLocal, asm.Load, true},
 	}
 	if asm.HaveAsm && cpuid.HardwareDCAS() {
-		list = append(list, impl{"hardware", asm.HardwareCAS, asm.HardwareLoad})
+		list = append(list,
+			impl{"hardware", asm.HardwareCAS, asm.HardwareLoad, false},
+			impl{"local/hardware", asm.HardwareCASLocal, asm.HardwareLoad, true},
+			impl{"local/unchecked", asm.CompareAndSwapLocalUnchecked, asm.HardwareLoad, true})
 	}
 	return list
 }
@@ -264,6 +270,9 @@ func TestConcurrent(t *testing.T) {
 		perG = 2000
 	}
 	for _, im := range impls() {
+		if im.local {
+			continue // atomic against nothing on other threads, by design
+		}
 		t.Run(im.name, func(t *testing.T) {
 			p := &asm.MakePairs(1)[0]
 			var failed, torn atomic.Uint64
@@ -309,8 +318,9 @@ func misalignedPair() (*asm.Pair, []asm.Pair) {
 func TestMisalignedPanics(t *testing.T) {
 	const want = "asm: 128-bit operation on an address that is not 16-byte aligned"
 	ops := map[string]func(p *asm.Pair){
-		"CompareAndSwap": func(p *asm.Pair) { asm.CompareAndSwap(p, 2, 3, 5, 6) },
-		"Load":           func(p *asm.Pair) { asm.Load(p) },
+		"CompareAndSwap":      func(p *asm.Pair) { asm.CompareAndSwap(p, 2, 3, 5, 6) },
+		"CompareAndSwapLocal": func(p *asm.Pair) { asm.CompareAndSwapLocal(p, 2, 3, 5, 6) },
+		"Load":                func(p *asm.Pair) { asm.Load(p) },
 	}
 	for _, forced := range []bool{false, true} {
 		for name, op := range ops {

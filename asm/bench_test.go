@@ -38,6 +38,17 @@ func BenchmarkCAS(b *testing.B) {
 			}
 		})
 	}
+	// The same instruction without the LOCK prefix (the kernel's
+	// this_cpu_cmpxchg128), or the relaxed CASP: what a pinned per-P pair
+	// costs.
+	b.Run("width=128/impl=local-"+asm.Instruction(), func(b *testing.B) {
+		p := &asm.MakePairs(1)[0]
+		for i := uint64(0); b.Loop(); i++ {
+			if !asm.CompareAndSwapLocal(p, i, 2*i, i+1, 2*(i+1)) {
+				b.Fatal("uncontended CAS failed")
+			}
+		}
+	})
 	b.Run("width=64/impl=atomic", func(b *testing.B) {
 		var w atomic.Uint64
 		for i := uint64(0); b.Loop(); i++ {

@@ -30,6 +30,21 @@ TEXT ·cas128(SB), NOSPLIT, $0-41
 	SETEQ	swapped+40(FP)
 	RET
 
+// func cas128Local(p *Pair, oldLo, oldHi, newLo, newHi uint64) (swapped bool)
+//
+// Without LOCK, atomically only against interrupts of this CPU:
+//	if p.Lo == oldLo && p.Hi == oldHi { p.Lo, p.Hi = newLo, newHi; return true }
+//	return false
+TEXT ·cas128Local(SB), NOSPLIT, $0-41
+	MOVQ	p+0(FP), pair
+	MOVQ	oldLo+8(FP), cmpLo
+	MOVQ	oldHi+16(FP), cmpHi
+	MOVQ	newLo+24(FP), setLo
+	MOVQ	newHi+32(FP), setHi
+	CMPXCHG16B	(pair)
+	SETEQ	swapped+40(FP)
+	RET
+
 // func load128(p *Pair) (lo, hi uint64)
 //
 // Atomically:

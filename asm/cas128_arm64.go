@@ -13,6 +13,12 @@ const haveAsm = true
 //go:noescape
 func cas128(p *Pair, oldLo, oldHi, newLo, newHi uint64) (swapped bool)
 
+// cas128Local is CompareAndSwapLocal as one relaxed CASP: no acquire, no
+// release. Same requirements as cas128.
+//
+//go:noescape
+func cas128Local(p *Pair, oldLo, oldHi, newLo, newHi uint64) (swapped bool)
+
 // load128 is Load as one CASPAL that compares with and writes back (0, 0):
 // whether or not the pair holds (0, 0), the instruction leaves it as it was
 // and returns what it held. Same requirements as cas128.

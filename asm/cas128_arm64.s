@@ -61,6 +61,29 @@ TEXT ·cas128(SB), NOSPLIT, $0-41
 	MOVB	diff, swapped+40(FP)
 	RET
 
+// func cas128Local(p *Pair, oldLo, oldHi, newLo, newHi uint64) (swapped bool)
+//
+// The relaxed CASP (CASPD to Go's assembler): atomic, but it orders nothing
+// around it, which is all a pair that only this thread changes needs.
+//	if p.Lo == oldLo && p.Hi == oldHi { p.Lo, p.Hi = newLo, newHi; return true }
+//	return false
+TEXT ·cas128Local(SB), NOSPLIT, $0-41
+	MOVD	p+0(FP), pair
+	MOVD	oldLo+8(FP), wantLo
+	MOVD	oldHi+16(FP), wantHi
+	MOVD	newLo+24(FP), setLo
+	MOVD	newHi+32(FP), setHi
+	MOVD	wantLo, cmpLo
+	MOVD	wantHi, cmpHi
+	CASPD	(cmpLo, cmpHi), (pair), (setLo, setHi)
+	EOR	wantLo, cmpLo, diff
+	EOR	wantHi, cmpHi, diffHi
+	ORR	diffHi, diff, diff
+	CMP	$0, diff
+	CSET	EQ, diff
+	MOVB	diff, swapped+40(FP)
+	RET
+
 // func load128(p *Pair) (lo, hi uint64)
 //
 // Atomically:

@@ -11,6 +11,10 @@ func cas128(p *Pair, oldLo, oldHi, newLo, newHi uint64) (swapped bool) {
 	panic("asm: no 128-bit compare-and-swap instruction in this build")
 }
 
+func cas128Local(p *Pair, oldLo, oldHi, newLo, newHi uint64) (swapped bool) {
+	panic("asm: no 128-bit compare-and-swap instruction in this build")
+}
+
 func load128(p *Pair) (lo, hi uint64) {
 	panic("asm: no 128-bit compare-and-swap instruction in this build")
 }

@@ -1,10 +1,11 @@
 package asm
 
 var (
-	PortableCAS  = portableCAS
-	PortableLoad = portableLoad
-	HardwareCAS  = cas128
-	HardwareLoad = load128
+	PortableCAS      = portableCAS
+	PortableLoad     = portableLoad
+	HardwareCAS      = cas128
+	HardwareCASLocal = cas128Local
+	HardwareLoad     = load128
 )
 
 // HaveAsm says whether this build has the assembly.

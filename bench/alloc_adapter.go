@@ -13,7 +13,9 @@ import (
 // compared: the first is the base column of the comparisons.
 var allocDesigns = []*Design{
 	newAllocDesign(alloc.Sheaves, "alloc, Sheaves design: per-P sheaves and a barn (Linux 7.0)"),
-	newAllocDesign(alloc.CPUSlab, "alloc, CPUSlab design: per-P cpu slab with a (freelist, tid) CAS (Linux <= 6.19)"),
+	newAllocDesign(alloc.CPUSlab, "alloc, CPUSlab design: per-P cpu slab, pinned (freelist, tid) CAS without LOCK (Linux <= 6.19, the kernel's cost)"),
+	newAllocDesign(alloc.CPUSlabLocked, "alloc, CPUSlabLocked design: the cpu slab unpinned, LOCK CMPXCHG16B (the cost without disabling preemption)"),
+	newAllocDesign(alloc.Hybrid, "alloc, Hybrid design: per-P sheaves over cpu slabs (Linux 6.18 and 6.19)"),
 }
 
 func newAllocDesign(d alloc.Design, doc string) *Design {

@@ -163,7 +163,7 @@ func TestCacheFalseSharing(t *testing.T) {
 func TestListNamesAndSkips(t *testing.T) {
 	p := DefaultParams()
 	list := List(&p, Designs())
-	nameRE := regexp.MustCompile(`^[A-Z][A-Za-z]+(/[a-z]+=[a-z0-9]+)*/design=[a-z]+$`)
+	nameRE := regexp.MustCompile(`^[A-Z][A-Za-z]+(/[a-z]+=[a-z0-9]+)*/design=[a-z]+(-[a-z]+)?$`)
 	seen := map[string]bool{}
 	ran := map[string]map[string]bool{} // workload -> designs that run it
 	for _, bm := range list {
