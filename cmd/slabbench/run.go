@@ -228,14 +228,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	perRep, skipped, width := 0, 0, 0
+	perRep, skipped := 0, 0
 	for _, pl := range plans {
 		skipped += len(pl.skips)
 		for _, g := range pl.groups {
 			perRep += len(g)
-			for _, bm := range g {
-				width = max(width, len(bench.FullName(bm.Name, pl.procs)))
-			}
 		}
 	}
 	if perRep == 0 {
@@ -270,7 +267,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n, failed, err := runPlans(f, plans, o.count, width, cfg, stderr)
+	n, failed, err := runPlans(f, plans, o.count, cfg, stderr)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -302,43 +299,28 @@ func resultName(machine string, t time.Time) string {
 }
 
 // runPlans runs count repetitions of every plan, writing results to w as they
-// come. In each repetition every workload variant runs once on each design,
+// come. In each repetition every workload variant runs once on every design,
 // starting with a different design each time. It returns the number of
 // results written and of failed runs.
-func runPlans(w io.Writer, plans []plan, count, width int, cfg bench.RunConfig, stderr io.Writer) (written, failed int, err error) {
+func runPlans(w io.Writer, plans []plan, count int, cfg bench.RunConfig, stderr io.Writer) (written, failed int, err error) {
 	orig := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(orig)
+	rw := bench.NewResultWriter(w, cfg)
 	prog := newProgress(stderr, count, plans)
-	lastProcs := 0
 	for rep := range count {
 		for _, pl := range plans {
 			runtime.GOMAXPROCS(pl.procs)
-			if pl.procs != lastProcs {
-				if lastProcs == 0 {
-					err = bench.WriteConfig(w, cfg.Config(pl.procs))
-					if err == nil {
-						err = bench.WriteUnits(w)
-					}
-				} else {
-					_, err = fmt.Fprintf(w, "\ngomaxprocs: %d\n\n", pl.procs)
-				}
-				if err != nil {
-					return written, failed, err
-				}
-				lastProcs = pl.procs
-			}
 			for _, g := range pl.groups {
 				for i := range g {
 					bm := g[(i+rep)%len(g)]
-					name := bench.FullName(bm.Name, pl.procs)
-					prog.start(rep, name)
+					prog.start(rep, bench.FullName(bm.Name, pl.procs))
 					r := testing.Benchmark(bm.Run)
 					if r.N == 0 {
 						failed++
-						prog.fail(name)
+						prog.fail(bench.FullName(bm.Name, pl.procs))
 						continue
 					}
-					if _, err := fmt.Fprintln(w, bench.FormatResult(name, r, width)); err != nil {
+					if err := rw.Write(bm.Name, pl.procs, r); err != nil {
 						return written, failed, err
 					}
 					written++
