@@ -32,6 +32,7 @@ type runOptions struct {
 	idle      time.Duration
 	published bool
 	params    paramFlags
+	report    bool
 }
 
 func (o *runOptions) register(fs *flag.FlagSet, full bool) {
@@ -47,6 +48,7 @@ func (o *runOptions) register(fs *flag.FlagSet, full bool) {
 	fs.StringVar(&o.benchtime, "benchtime", "50ms", "run each benchmark for `d` (a duration, or Nx for N iterations)")
 	fs.StringVar(&o.out, "o", "", "write results to `file` (default: results/MACHINE_DATE_TIME.txt)")
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "wait up to `d` for the machine to be idle; 0: don't check")
+	fs.BoolVar(&o.report, "report", false, "also write the HTML report beside the result file (its name with .html)")
 }
 
 // paramFlags collects -param settings.
@@ -172,10 +174,19 @@ func parseCPUs(s string) ([]int, error) {
 
 func cmdList(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("list", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: slabbench list [flags]\n\nLists the benchmarks a run with the same flags runs, one full name a line,\nthen the combinations it skips and why.\n\n")
+		fs.PrintDefaults()
+	}
 	var o runOptions
 	o.register(fs, false)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "slabbench list: unexpected argument %q (list takes only flags)\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
 	}
 	cpus, err := parseCPUs(o.cpu)
 	if err != nil {
@@ -210,6 +221,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "slabbench: unexpected argument %q\n\n", fs.Arg(0))
 		fs.Usage()
 		return errUsage
 	}
@@ -276,14 +288,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "slabbench: wrote %s (%d results)\n", path, n)
 	if n > 0 {
-		proj := byDesign
-		proj.Units = runUnits
-		fmt.Fprintf(stderr, "slabbench: comparison by design follows; slabbench compare %s shows every unit\n", path)
-		st, err := computeStats([]string{path}, proj, defaultStatOptions, stderr)
-		if err != nil {
-			return err
-		}
-		if err := writeText(stdout, st); err != nil {
+		if err := closeRun(path, o.report, stdout, stderr); err != nil {
 			return err
 		}
 	}
@@ -296,6 +301,27 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 // resultName is the file name of a run's results: machine, date and time.
 func resultName(machine string, t time.Time) string {
 	return machine + "_" + t.Format("2006-01-02_150405") + ".txt"
+}
+
+// closeRun ends a run that wrote results to path: the summary on stdout
+// and, with report, the HTML report beside the file.
+func closeRun(path string, report bool, stdout, stderr io.Writer) error {
+	d, err := loadResults([]string{path}, stderr)
+	if err != nil {
+		return err
+	}
+	if report {
+		out := strings.TrimSuffix(path, filepath.Ext(path)) + ".html"
+		if err := writeReport(out, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "slabbench: wrote %s\n", out)
+	}
+	if !d.hasDesigns() {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	return writeSummary(stdout, d, d.labels[0])
 }
 
 // runPlans runs count repetitions of every plan, writing results to w as they
