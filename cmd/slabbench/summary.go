@@ -24,12 +24,12 @@ type headline struct {
 const headlineBase = "sheaves"
 
 // headlines computes the headline of every design in the file labelled
-// file other than headlineBase, in the order the designs first appear.
+// file other than headlineBase, in designOrder.
 // Each benchmark counts once, at the largest GOMAXPROCS of its workload,
 // in ns/obj where it has it and in ns/op otherwise.
 func (d *resultData) headlines(file string) []headline {
 	var out []headline
-	for _, des := range d.designs {
+	for _, des := range designOrder(d.designs) {
 		if des == headlineBase {
 			continue
 		}

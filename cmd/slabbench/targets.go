@@ -235,24 +235,30 @@ func (d *resultData) checkTarget(file string, t target) targetResult {
 // lacking names, in a word or two, what the file lacks that p would need:
 // the workload, its variant, the design, or the GOMAXPROCS.
 func (d *resultData) lacking(p point) string {
-	top := d.fileTopProcs(p.file, p.workload)
+	var variant, design, procs bool
+	for q := range d.samples {
+		if q.file != p.file || q.workload != p.workload {
+			continue
+		}
+		if q.variant == p.variant {
+			variant = true
+			if q.design == p.design {
+				design = true
+				procs = procs || q.procs == p.procs
+			}
+		}
+	}
 	switch {
-	case top == 0:
+	case d.fileTopProcs(p.file, p.workload) == 0:
 		return p.workload
-	case !slices.Contains(d.variants[p.workload], p.variant):
+	case !variant:
 		return p.variant
+	case !design:
+		return p.design
+	case !procs:
+		return fmt.Sprintf("GOMAXPROCS=%d", p.procs)
 	}
-	for q := range d.samples {
-		if q.file == p.file && q.workload == p.workload && q.variant == p.variant && q.design == p.design && q.procs == p.procs {
-			return p.design + " " + p.unit
-		}
-	}
-	for q := range d.samples {
-		if q.file == p.file && q.workload == p.workload && q.design == p.design && q.procs != p.procs {
-			return fmt.Sprintf("GOMAXPROCS=%d", p.procs)
-		}
-	}
-	return p.design
+	return p.design + " " + p.unit
 }
 
 // allocDesigns are the designs of package alloc.
