@@ -3,22 +3,27 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/perf/benchfmt"
+
 	"github.com/goslub/slub/cpuid"
 )
 
 // Result files are in the Go benchmark format
-// (https://golang.org/design/14313-benchmark-format): configuration lines
-// ("key: value") and then one line per benchmark run, as `go test -bench`
-// prints them, so that the stock benchstat command reads them too.
+// (https://golang.org/design/14313-benchmark-format), written by
+// golang.org/x/perf/benchfmt's Writer: configuration lines ("key: value"),
+// then one line per benchmark run with the values go test -bench prints, so
+// that the stock benchstat command reads them too.
 
 // Pkg is the import path written as the pkg configuration line, as go test
 // writes it for this package.
@@ -72,21 +77,6 @@ func (c RunConfig) Config(gomaxprocs int) []KV {
 	return kvs
 }
 
-// WriteConfig writes kvs as configuration lines followed by a blank line.
-func WriteConfig(w io.Writer, kvs []KV) error {
-	var b strings.Builder
-	for _, kv := range kvs {
-		fmt.Fprintf(&b, "%s: %s\n", kv.Key, oneLine(kv.Value))
-	}
-	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
 // unitBetter says which direction is better for the units whose direction
 // benchstat cannot guess (it takes lower as better for the rest).
 var unitBetter = []KV{
@@ -94,14 +84,103 @@ var unitBetter = []KV{
 	{"frees/s", "higher"},
 }
 
-// WriteUnits writes the unit metadata lines of the suite.
-func WriteUnits(w io.Writer) error {
-	var b strings.Builder
-	for _, u := range unitBetter {
-		fmt.Fprintf(&b, "Unit %s better=%s\n", u.Key, u.Value)
+// A ResultWriter writes the results of one run through benchfmt.Writer: the
+// unit metadata lines first, then the configuration lines of the run before
+// the first result, and again whenever a value changes (gomaxprocs during a
+// -cpu sweep), then one line per benchmark run.
+type ResultWriter struct {
+	w     *benchfmt.Writer
+	run   RunConfig
+	units bool // the unit metadata lines are written
+}
+
+// NewResultWriter returns a writer of the results of run to w.
+func NewResultWriter(w io.Writer, run RunConfig) *ResultWriter {
+	return &ResultWriter{w: benchfmt.NewWriter(w), run: run}
+}
+
+// Write writes one result of the benchmark name (as Benchmark.Name: no
+// "Benchmark" prefix, no -procs suffix) run at GOMAXPROCS procs.
+func (rw *ResultWriter) Write(name string, procs int, r testing.BenchmarkResult) error {
+	if !rw.units {
+		for _, u := range unitBetter {
+			m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.Key, Key: "better"}, OrigUnit: u.Key, Value: u.Value}
+			if err := rw.w.Write(m); err != nil {
+				return err
+			}
+		}
+		rw.units = true
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	// A new Result each time: benchfmt indexes a Result's configuration
+	// when it is first read.
+	res := &benchfmt.Result{
+		Name:   benchfmt.Name(strings.TrimPrefix(FullName(name, procs), "Benchmark")),
+		Iters:  r.N,
+		Values: ResultValues(r),
+	}
+	for _, kv := range rw.run.Config(procs) {
+		res.Config = append(res.Config, benchfmt.Config{Key: kv.Key, Value: []byte(oneLine(kv.Value)), File: true})
+	}
+	return rw.w.Write(res)
+}
+
+// ResultValues returns the measurements of r as go test -benchmem prints
+// them, with the same rounding: ns/op, the workload's own metrics in unit
+// order, B/op and allocs/op.
+func ResultValues(r testing.BenchmarkResult) []benchfmt.Value {
+	var vs []benchfmt.Value
+	ns, ok := r.Extra["ns/op"]
+	if !ok && r.N > 0 {
+		ns = float64(r.T.Nanoseconds()) / float64(r.N)
+	}
+	vs = append(vs, benchfmt.Value{Value: testingRound(ns), Unit: "ns/op"})
+	var extra []string
+	for k := range r.Extra {
+		switch k {
+		case "ns/op", "B/op", "allocs/op":
+			continue
+		}
+		extra = append(extra, k)
+	}
+	slices.Sort(extra)
+	for _, k := range extra {
+		vs = append(vs, benchfmt.Value{Value: testingRound(r.Extra[k]), Unit: k})
+	}
+	return append(vs,
+		benchfmt.Value{Value: float64(r.AllocedBytesPerOp()), Unit: "B/op"},
+		benchfmt.Value{Value: float64(r.AllocsPerOp()), Unit: "allocs/op"})
+}
+
+// testingRound rounds x to the digits go test prints of a metric: whole
+// numbers from 1000 up, four or five significant digits below.
+func testingRound(x float64) float64 {
+	decimals := 0
+	switch y := math.Abs(x); {
+	case y == 0 || y >= 999.95:
+	case y >= 99.995:
+		decimals = 1
+	case y >= 9.9995:
+		decimals = 2
+	case y >= 0.99995:
+		decimals = 3
+	case y >= 0.099995:
+		decimals = 4
+	case y >= 0.0099995:
+		decimals = 5
+	case y >= 0.00099995:
+		decimals = 6
+	default:
+		decimals = 7
+	}
+	v, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', decimals, 64), 64)
+	if err != nil {
+		return x
+	}
+	return v
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // FullName returns the name of a benchmark as go test prints it:
@@ -111,12 +190,6 @@ func FullName(name string, procs int) string {
 		return "Benchmark" + name
 	}
 	return "Benchmark" + name + "-" + strconv.Itoa(procs)
-}
-
-// FormatResult returns the result line of a benchmark, as go test -benchmem
-// prints it, with the name padded to width.
-func FormatResult(fullName string, r testing.BenchmarkResult, width int) string {
-	return fmt.Sprintf("%-*s\t%s\t%s", width, fullName, r.String(), r.MemString())
 }
 
 // Commit returns the commit of the git work tree around dir (with "-dirty"

@@ -2,8 +2,9 @@
 # bench.sh runs the full benchmark suite on this machine: every workload on
 # every design, interleaved, COUNT times, at GOMAXPROCS 1 and every power of
 # two up to the number of CPUs (the one-goroutine workloads at the largest
-# only), and writes the raw results to results/MACHINE_DATE_TIME.txt, then an
-# HTML report with plots beside them. On 2 cores it takes about four minutes.
+# only), and writes the raw results to results/MACHINE_DATE_TIME.txt and the
+# HTML report with plots beside them (MACHINE_DATE_TIME.html), then prints the
+# summary of the run. On 2 cores it takes about four minutes.
 #
 # Usage: bash scripts/bench.sh [slabbench flags...]
 #   e.g. bash scripts/bench.sh -designs sheaves,cpuslab -bench 'Batch|Xmalloc'
@@ -40,14 +41,5 @@ trap 'rm -rf "$tmp"' EXIT
 # A built binary, so that compiling does not overlap the first measurements.
 go build -o "$tmp/slabbench" ./cmd/slabbench
 
-"$tmp/slabbench" -count "$COUNT" -benchtime "$BENCHTIME" -cpu "$CPUS" -idle "$IDLE" "$@"
-
-# Without -o the run wrote the newest file in results/; the report goes
-# beside it.
-for arg in "$@"; do
-	if [[ $arg == -o || $arg == -o=* || $arg == --o || $arg == --o=* ]]; then
-		exit 0
-	fi
-done
-latest=$(ls -t results/*.txt | head -n 1)
-"$tmp/slabbench" report -o "${latest%.txt}.html" "$latest"
+# -report writes the report beside the result file, wherever -o puts it.
+"$tmp/slabbench" -count "$COUNT" -benchtime "$BENCHTIME" -cpu "$CPUS" -idle "$IDLE" -report "$@"

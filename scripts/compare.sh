@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # compare.sh compares benchmark results across machines (or runs): first the
 # designs side by side within each file, then the files side by side for each
-# benchmark and design, with benchstat's statistics (slabbench compare).
+# benchmark and design, with benchstat's statistics (slabbench compare), each
+# file's machine and run named in a legend; then the kernel's batch table
+# beside each file's (slabbench kernel).
 #
 # Usage: bash scripts/compare.sh [[label=]FILE...]
 #   With no FILE it takes, for each machine in results/, its newest file, and
@@ -61,3 +63,7 @@ if ((${#files[@]} > 1)); then
 	echo
 	"$tmp/slabbench" compare -by file -units "$UNITS" "${files[@]}"
 fi
+echo
+echo "# The kernel's batch benchmark beside each file"
+echo
+"$tmp/slabbench" kernel "${files[@]}"

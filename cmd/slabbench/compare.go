@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -19,11 +17,6 @@ var byDesign = projections{Table: ".config", Row: ".fullname", Col: "/design"}
 // byFile compares the files (machines, runs), each benchmark and design on
 // its own row, as `benchstat -table "" -col .file FILE...` does.
 var byFile = projections{Table: "", Row: ".fullname", Col: ".file"}
-
-// runUnits are the units the run command shows when it is done: time,
-// throughput, no-lock failures and memory per live byte. The result file
-// has them all.
-var runUnits = []string{"ns/op", "ns/obj", "allocs/s", "frees/s", "nil/op", "nil/hook-call", "mapped-B/live-B", "shrunk-mapped-B"}
 
 // legendKeys are the configuration keys shown for each file when comparing
 // files.
@@ -86,7 +79,11 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 	if opts.Alpha < 0 || opts.Alpha > 1 || opts.Confidence < 0 || opts.Confidence > 1 {
 		return errors.New("-alpha and -confidence must be in [0, 1]")
 	}
-	st, err := computeStats(paths, p, opts, stderr)
+	d, err := loadResults(paths, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := computeStats(d, p, opts)
 	if err != nil {
 		return err
 	}
@@ -94,96 +91,35 @@ func cmdCompare(args []string, stdout, stderr io.Writer) error {
 		return errors.New("no results")
 	}
 	if p.Col == ".file" {
-		writeLegend(stdout, st)
+		writeLegend(stdout, d)
 	}
 	return writeText(stdout, st)
 }
 
 // writeLegend says which machine and run each file label stands for.
-func writeLegend(w io.Writer, st *stats) {
+func writeLegend(w io.Writer, d *resultData) {
 	fmt.Fprintln(w, "files:")
 	width := 0
-	for _, l := range st.Labels {
+	for _, l := range d.labels {
 		width = max(width, len(l))
 	}
-	for _, l := range st.Labels {
-		var parts []string
-		for _, k := range legendKeys {
-			for _, c := range st.Configs[l] {
-				if c.Key == k && c.File {
-					parts = append(parts, k+"="+string(c.Value))
-				}
-			}
-		}
-		fmt.Fprintf(w, "  %-*s  %s\n", width, l, strings.Join(parts, " "))
+	for _, l := range d.labels {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, l, d.legend(l))
 	}
 	fmt.Fprintln(w)
 }
 
-// inputFiles returns args, or when there are none the newest result file.
-func inputFiles(args []string) ([]string, error) {
-	if len(args) > 0 {
-		return args, nil
+// legend describes the file labelled label in one line: the legendKeys of
+// its configuration.
+func (d *resultData) legend(label string) string {
+	if _, ok := d.configs[label]; !ok {
+		return "(no results in " + d.paths[label] + ")"
 	}
-	dir := resultsDir()
-	newest, err := newestResult(dir)
-	if err != nil {
-		return nil, err
-	}
-	return []string{newest}, nil
-}
-
-// newestResult returns the most recently written .txt file in dir.
-func newestResult(dir string) (string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return "", fmt.Errorf("no result file given and %v", err)
-	}
-	var best string
-	var bestT int64
-	for _, e := range ents {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".txt") {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue
-		}
-		if t := info.ModTime().UnixNano(); best == "" || t > bestT {
-			best, bestT = filepath.Join(dir, e.Name()), t
+	var parts []string
+	for _, k := range legendKeys {
+		if v := d.config(label, k); v != "" {
+			parts = append(parts, k+"="+v)
 		}
 	}
-	if best == "" {
-		return "", fmt.Errorf("no result file given and none in %s", dir)
-	}
-	return best, nil
-}
-
-// resultsDir returns the results directory of the module around the
-// current directory, or "results".
-func resultsDir() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "results"
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/goslub/slub\n") {
-			rel, err := filepath.Rel(mustGetwd(), filepath.Join(dir, "results"))
-			if err != nil {
-				return filepath.Join(dir, "results")
-			}
-			return rel
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "results"
-		}
-		dir = parent
-	}
-}
-
-func mustGetwd() string {
-	wd, _ := os.Getwd()
-	return wd
+	return strings.Join(parts, " ")
 }

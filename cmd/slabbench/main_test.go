@@ -2,12 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"flag"
-	"html"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -112,8 +111,12 @@ func TestCompareGolden(t *testing.T) {
 	}{
 		{"compare-design.golden", []string{"compare", "testdata/small.txt"}},
 		{"compare-file.golden", []string{"compare", "-units", "ns/op,frees/s", "testdata/small.txt", "testdata/small-rerun.txt"}},
+		{"compare-machines.golden", []string{"compare", "-units", "ns/op", "-filter", "/design:sheaves", "testdata/small.txt", "testdata/synthetic.txt"}},
 		{"compare-filter.golden", []string{"compare", "-filter", "/design:(sheaves OR cpuslab)", "-units", "ns/op", "testdata/small.txt"}},
 		{"targets.golden", []string{"targets", "testdata/small.txt"}},
+		{"targets-synthetic.golden", []string{"targets", "testdata/synthetic.txt"}},
+		{"kernel.golden", []string{"kernel", "testdata/synthetic.txt"}},
+		{"summary.golden", []string{"summary", "testdata/synthetic.txt"}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			out, errOut, code := run(t, c.args...)
@@ -121,7 +124,199 @@ func TestCompareGolden(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			golden(t, c.golden, out)
+			checkLegend(t, out)
 		})
+	}
+}
+
+// fileConfig reads the configuration lines at the top of a result file as
+// plain text, without benchfmt, as the reference for legends.
+func fileConfig(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Benchmark") {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ": "); ok && !strings.ContainsAny(k, " \t") {
+			cfg[k] = v
+		}
+	}
+	return cfg
+}
+
+// checkLegend checks every line of a "files:" legend in out against the
+// file it names: each key=value must be what that file says.
+func checkLegend(t *testing.T, out string) {
+	t.Helper()
+	if !strings.HasPrefix(out, "files:\n") {
+		return
+	}
+	legend, _, _ := strings.Cut(strings.TrimPrefix(out, "files:\n"), "\n\n")
+	for _, line := range strings.Split(legend, "\n") {
+		label, desc, _ := strings.Cut(strings.TrimSpace(line), "  ")
+		cfg := fileConfig(t, filepath.Join("testdata", label+".txt"))
+		checkDescription(t, label, strings.TrimSpace(desc), cfg)
+	}
+}
+
+// checkDescription checks a legend's "k=v k=v" against cfg, the keys in
+// legendKeys order, each value whole (values may hold spaces).
+func checkDescription(t *testing.T, label, desc string, cfg map[string]string) {
+	t.Helper()
+	var want []string
+	for _, k := range legendKeys {
+		if v, ok := cfg[k]; ok {
+			want = append(want, k+"="+v)
+		}
+	}
+	if w := strings.Join(want, " "); desc != w {
+		t.Errorf("legend of %s:\n got %s\nwant %s (from the file)", label, desc, w)
+	}
+}
+
+// TestOutputWidth: what a person reads at the end of a run, and the
+// targets and kernel tables, fit 120 columns.
+func TestOutputWidth(t *testing.T) {
+	for _, args := range [][]string{
+		{"summary", "testdata/synthetic.txt"},
+		{"summary", "testdata/small.txt"},
+		{"targets", "testdata/synthetic.txt"},
+		{"kernel", "testdata/synthetic.txt", "testdata/small.txt"},
+	} {
+		out, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		for i, line := range strings.Split(out, "\n") {
+			if w := width(line); w > 120 && !strings.Contains(line, "testdata/") {
+				t.Errorf("%v: line %d has %d columns:\n%s", args, i+1, w, line)
+			}
+		}
+	}
+}
+
+func TestTargetsCheck(t *testing.T) {
+	// synthetic.txt misses one target: the pair against modernc.
+	_, errOut, code := run(t, "targets", "-check", "testdata/synthetic.txt")
+	if code != 1 || !strings.Contains(errOut, "1 of 20 targets missed") {
+		t.Errorf("targets -check with a miss: exit %d, stderr %q; want 1 and the count", code, errOut)
+	}
+	if _, _, code := run(t, "targets", "testdata/synthetic.txt"); code != 0 {
+		t.Errorf("targets without -check: exit %d, want 0", code)
+	}
+	// Without modernc's Pair results that target has no data, which is no
+	// miss.
+	b, err := os.ReadFile("testdata/synthetic.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "BenchmarkPair/size=64/design=modernc") {
+			kept = append(kept, line)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "no-modernc.txt")
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "targets", "-check", path)
+	if code != 0 || !strings.Contains(out, "19 met, 0 missed, 1 without data") {
+		t.Errorf("targets -check without a miss: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+}
+
+// TestTargetDirections: each ratio is printed as its sentence reads it.
+func TestTargetDirections(t *testing.T) {
+	d, err := loadResults([]string{"testdata/synthetic.txt"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, r := range d.checkTargets("synthetic") {
+		got[r.t.String()] = r.ratio.Value
+	}
+	// writeSynthetic: Xmalloc sheaves 120 ns, cpuslab 200 ns: 1.67 times
+	// the throughput; Larson sheaves 30 ns, modernc 95 ns: 3.17 times;
+	// the Pair 10 ns against floor's 9.5 ns: 1.05 times the time.
+	for what, want := range map[string]float64{
+		"Xmalloc sheaves ≥ 1.5 × cpuslab throughput":              200.0 / 120,
+		"Larson sheaves ≥ 3 × modernc throughput at GOMAXPROCS=2": 95.0 / 30,
+		"Pair/size=64 sheaves ≤ 1.1 × floor":                      10 / 9.5,
+	} {
+		if g, ok := got[what]; !ok || math.Abs(g/want-1) > 0.05 {
+			t.Errorf("%s: ratio %.3f, want about %.3f", what, g, want)
+		}
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		msgs []string
+	}{
+		{[]string{"compre", "x.txt"}, 2, []string{`unknown command "compre"`, `did you mean "compare"?`, "usage:"}},
+		{[]string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`, "usage:"}},
+		{[]string{"list", "extra"}, 2, []string{`unexpected argument "extra"`}},
+		{[]string{"targets", "-h"}, 0, []string{"Prints each of the project's performance targets", "-check"}},
+		{[]string{"report", "-h"}, 0, []string{"Writes one HTML page", "kernel's batch table"}},
+		{[]string{"kernel", "-h"}, 0, []string{"PS-v5", "whether the kernel's"}},
+		{[]string{"summary", "-h"}, 0, []string{"what a default run ends with"}},
+	} {
+		_, errOut, code := run(t, c.args...)
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d; stderr:\n%s", c.args, code, c.code, errOut)
+		}
+		for _, m := range c.msgs {
+			if !strings.Contains(errOut, m) {
+				t.Errorf("%v: stderr lacks %q:\n%s", c.args, m, errOut)
+			}
+		}
+	}
+	if strings.Contains(usage, "compre") || nearestCommand("zzzzzz") != "" {
+		t.Errorf("nearestCommand suggests far words")
+	}
+}
+
+// TestNewestResult: without a file, the newest run is the one with the
+// latest runstamp, whatever the modification times say; a file without
+// one counts by the date in its name.
+func TestNewestResult(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, runstamp string, mtime time.Time) {
+		text := "goos: linux\n"
+		if runstamp != "" {
+			text += "runstamp: " + runstamp + "\n"
+		}
+		text += "\nBenchmarkPair/size=64/design=sheaves-2 1 10 ns/op\n"
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	write("m_2026-01-01_000000.txt", "2026-01-01T00:00:00Z", now)
+	write("m_2026-03-01_000000.txt", "2026-03-01T00:00:00Z", now.Add(-time.Hour))
+	write("m_2026-02-01_000000.txt", "", now.Add(time.Hour))
+	got, err := newestResult(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(got) != "m_2026-03-01_000000.txt" {
+		t.Errorf("newest is %s, want the one with the latest runstamp", got)
+	}
+	write("n_2026-04-01_000000.txt", "", now.Add(-2*time.Hour))
+	if got, _ := newestResult(dir); filepath.Base(got) != "n_2026-04-01_000000.txt" {
+		t.Errorf("newest is %s, want the one whose name is latest", got)
 	}
 }
 
@@ -150,8 +345,9 @@ func TestRunWritesResultFile(t *testing.T) {
 	if !strings.Contains(errOut, "writing "+path) || !strings.Contains(errOut, "wrote "+path+" (12 results)") {
 		t.Errorf("stderr does not name the file:\n%s", errOut)
 	}
-	if !strings.Contains(out, "goheap") || !strings.Contains(out, "floor") || !strings.Contains(out, "vs base") {
-		t.Errorf("stdout has no comparison table:\n%s", out)
+	if !strings.Contains(out, "Summary of "+path) || !strings.Contains(out, "Targets: ") ||
+		!strings.Contains(out, "The kernel's batch benchmark") {
+		t.Errorf("stdout has no summary:\n%s", out)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -241,41 +437,6 @@ func TestList(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list lacks %q:\n%s", want, out)
-		}
-	}
-}
-
-func TestReport(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "r.html")
-	_, errOut, code := run(t, "report", "-o", path, "testdata/small.txt")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	page, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imgs := regexp.MustCompile(`<img src="([^"]+)" alt="([^"]*)"`).FindAllSubmatch(page, -1)
-	var titles []string
-	for _, m := range imgs {
-		src := html.UnescapeString(string(m[1]))
-		data, ok := strings.CutPrefix(src, "data:image/svg+xml;base64,")
-		svg, err := base64.StdEncoding.DecodeString(data)
-		if !ok || err != nil || !bytes.Contains(svg, []byte("<svg")) {
-			t.Errorf("figure %s is not an SVG image", m[2])
-		}
-		titles = append(titles, string(m[2]))
-	}
-	// Three workloads' times and three memory plots; one GOMAXPROCS value, so
-	// no scaling plot but a note saying how to get one.
-	want := "Pair (GOMAXPROCS=2)|Batch (GOMAXPROCS=2)|Xmalloc (GOMAXPROCS=2)|" +
-		"Mapped bytes per live byte at the peak|Mapped at the peak|Still mapped after everything was freed and Shrink ran"
-	if got := strings.Join(titles, "|"); got != want {
-		t.Errorf("figures %q, want %q", got, want)
-	}
-	for _, s := range []string{"slabbench -cpu 1,2,4", "Comparison tables", "vs base", "machine=oxide"} {
-		if !bytes.Contains(page, []byte(s)) {
-			t.Errorf("report lacks %q", s)
 		}
 	}
 }

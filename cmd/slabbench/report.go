@@ -2,34 +2,34 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"html/template"
+	"image/color"
 	"io"
 	"math"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
-
-	"golang.org/x/perf/benchfmt"
-	"golang.org/x/perf/benchmath"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/goslub/slub/bench"
 )
 
-// The report command: an HTML page of plots made with gonum.org/v1/plot, as
-// SVG images, and the comparison tables.
+// The report command: one HTML page with the summary of each file, plots
+// (plot.go) inline as SVG, and the comparison tables. With several files
+// each plot is a row of panels, one per file, on the same y axis.
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: slabbench report [-o file.html] [label=]FILE...\n")
+		fmt.Fprint(fs.Output(), `usage: slabbench report [-o file.html] [[label=]FILE...]
+
+Writes one HTML page about FILE (by default the newest file in results/), or
+about several files side by side: each file's configuration, the targets met
+and missed, each design's time over that of sheaves, the kernel's batch table
+beside ours, plots of the time of every workload by design, of throughput
+against GOMAXPROCS (for a -cpu sweep) and of memory, each median with its 95%
+confidence interval, and the comparison tables of slabbench compare.
+
+`)
 		fs.PrintDefaults()
 	}
 	out := fs.String("o", "slabbench-report.html", "write the report to `file`")
@@ -40,154 +40,27 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := loadReport(paths, stderr)
+	d, err := loadResults(paths, stderr)
 	if err != nil {
 		return err
 	}
-	var tables bytes.Buffer
-	proj := byDesign
-	if len(paths) > 1 {
-		proj = byFile
+	if !d.hasDesigns() {
+		return fmt.Errorf("no results with a /design= key in %s", strings.Join(paths, ", "))
 	}
-	st, err := computeStats(paths, proj, defaultStatOptions, stderr)
-	if err != nil {
-		return err
-	}
-	if proj.Col == ".file" {
-		writeLegend(&tables, st)
-	}
-	if err := writeText(&tables, st); err != nil {
-		return err
-	}
-	page, err := data.html(tables.String())
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(*out, page, 0o644); err != nil {
+	if err := writeReport(*out, d); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "slabbench: wrote %s\n", *out)
 	return nil
 }
 
-// point identifies one sample: a benchmark variant on a design at a
-// GOMAXPROCS, in one file, in one unit.
-type point struct {
-	file, workload, variant string
-	procs                   int
-	design, unit            string
-}
-
-// reportData is every sample of the files, with the orders in which files,
-// workloads, variants and designs first appear.
-type reportData struct {
-	samples   map[point][]float64
-	units     benchfmt.UnitMetadataMap
-	files     []string
-	configs   map[string]string // file label -> a one-line description
-	workloads []string
-	variants  map[string][]string // workload -> variants
-	designs   []string
-	procs     map[string][]int // workload -> GOMAXPROCS values
-}
-
-func loadReport(paths []string, warn io.Writer) (*reportData, error) {
-	d := &reportData{
-		samples:  map[point][]float64{},
-		configs:  map[string]string{},
-		variants: map[string][]string{},
-		procs:    map[string][]int{},
+// writeReport writes the report of d to the file at path.
+func writeReport(path string, d *resultData) error {
+	page, err := d.html()
+	if err != nil {
+		return err
 	}
-	files := benchfmt.Files{Paths: labelPaths(paths), AllowLabels: true}
-	for files.Scan() {
-		switch rec := files.Result().(type) {
-		case *benchfmt.SyntaxError:
-			fmt.Fprintln(warn, rec)
-		case *benchfmt.Result:
-			file := rec.GetConfig(".file")
-			if _, ok := d.configs[file]; !ok {
-				d.files = append(d.files, file)
-				var desc []string
-				for _, k := range legendKeys {
-					if v := rec.GetConfig(k); v != "" {
-						desc = append(desc, k+"="+v)
-					}
-				}
-				d.configs[file] = strings.Join(desc, " ")
-			}
-			workload, variant, design, procs := splitName(rec.Name)
-			if design == "" {
-				continue
-			}
-			addOnce(&d.workloads, workload)
-			vs := d.variants[workload]
-			addOnce(&vs, variant)
-			d.variants[workload] = vs
-			addOnce(&d.designs, design)
-			ps := d.procs[workload]
-			if !slices.Contains(ps, procs) {
-				ps = append(ps, procs)
-				slices.Sort(ps)
-				d.procs[workload] = ps
-			}
-			for _, v := range rec.Values {
-				p := point{file, workload, variant, procs, design, v.Unit}
-				d.samples[p] = append(d.samples[p], v.Value)
-			}
-		}
-	}
-	if err := files.Err(); err != nil {
-		return nil, err
-	}
-	if len(d.samples) == 0 {
-		return nil, fmt.Errorf("no results with a /design= key in %s", strings.Join(paths, ", "))
-	}
-	d.units = files.Units()
-	return d, nil
-}
-
-func addOnce(list *[]string, s string) {
-	if !slices.Contains(*list, s) {
-		*list = append(*list, s)
-	}
-}
-
-// splitName splits "Batch/n=100/order=shuffled/design=sheaves-2" into
-// "Batch", "n=100/order=shuffled", "sheaves" and 2. A variant "threads=N"
-// with N equal to GOMAXPROCS becomes "threads=P", so that the variant keeps
-// its name across a GOMAXPROCS sweep.
-func splitName(name benchfmt.Name) (workload, variant, design string, procs int) {
-	base, parts := name.Parts()
-	workload, procs = string(base), 1
-	var vparts []string
-	for _, p := range parts {
-		s := string(p)
-		switch {
-		case strings.HasPrefix(s, "-"):
-			procs, _ = strconv.Atoi(s[1:])
-		case strings.HasPrefix(s, "/design="):
-			design = strings.TrimPrefix(s, "/design=")
-		default:
-			vparts = append(vparts, strings.TrimPrefix(s, "/"))
-		}
-	}
-	for i, v := range vparts {
-		if v == "threads="+strconv.Itoa(procs) && procs > 1 {
-			vparts[i] = "threads=P"
-		}
-	}
-	return workload, strings.Join(vparts, "/"), design, procs
-}
-
-// median returns the median of the samples of p (benchstat's center), and
-// whether there are any.
-func (d *reportData) median(p point) (float64, bool) {
-	vs := d.samples[p]
-	if len(vs) == 0 {
-		return 0, false
-	}
-	s := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
-	return d.units.GetAssumption(p.unit).Summary(s, 0.95).Center, true
+	return os.WriteFile(path, page, 0o644)
 }
 
 // threaded reports whether the workload runs on GOMAXPROCS goroutines.
@@ -200,281 +73,363 @@ func threaded(workload string) bool {
 	return false
 }
 
-// A figure is one plot of the report.
-type figure struct {
-	Title   string
-	Caption string
-	SVG     template.URL // data: URL
+type reportFile struct {
+	Label, Path, Legend string
 }
 
-type section struct {
+type swatch struct {
+	Design string
+	Color  template.CSS
+}
+
+type textBlock struct {
+	Label, Text string
+}
+
+type figure struct {
+	File, Title string
+	SVG         template.HTML
+}
+
+type figureRow struct {
 	Title   string
-	Note    string
 	Figures []figure
 }
 
-func (d *reportData) html(tables string) ([]byte, error) {
-	var secs []section
-	for _, file := range d.files {
-		prefix := ""
-		if len(d.files) > 1 {
-			prefix = file + ": "
+type plotSection struct {
+	Title, Note string
+	Rows        []figureRow
+}
+
+func cssColor(c color.RGBA) template.CSS {
+	return template.CSS(fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))
+}
+
+func (d *resultData) html() ([]byte, error) {
+	pal := newPalette(d.designs)
+	var files []reportFile
+	for _, l := range d.labels {
+		files = append(files, reportFile{l, d.paths[l], d.legend(l)})
+	}
+	var key []swatch
+	for _, des := range designOrder(d.designs) {
+		key = append(key, swatch{des, cssColor(pal[des])})
+	}
+
+	var targetsText, headlineText, kernelText []textBlock
+	for _, l := range d.labels {
+		if _, ok := d.configs[l]; !ok {
+			continue
 		}
-		timeSec := section{Title: prefix + "Time per operation", Note: "Medians of each design; lower is better. " +
-			"Batch, Bulk and NoLockHook show ns per object, the others ns per op."}
-		scaleSec := section{Title: prefix + "Scaling with GOMAXPROCS", Note: "Throughput of the workloads that run on " +
-			"GOMAXPROCS goroutines; higher is better."}
-		memSec := section{Title: prefix + "Memory", Note: "The largest variant of each workload. Mapped bytes " +
-			"are the allocator's own (see go doc ./bench); after Shrink, near 0 means the pages went back."}
-		for _, w := range d.workloads {
-			procs := d.procs[w]
-			top := procs[len(procs)-1]
-			if f, err := d.timeFigure(file, w, top); err != nil {
-				return nil, err
-			} else if f != nil {
-				timeSec.Figures = append(timeSec.Figures, *f)
-			}
-			if threaded(w) && len(procs) > 1 {
-				for _, v := range d.variants[w] {
-					f, err := d.scalingFigure(file, w, v)
-					if err != nil {
-						return nil, err
-					}
-					if f != nil {
-						scaleSec.Figures = append(scaleSec.Figures, *f)
-					}
-				}
-			}
+		var t strings.Builder
+		rs := d.checkTargets(l)
+		n := countVerdicts(rs)
+		fmt.Fprintf(&t, "%d met, %d missed, %d without data\n\n", n[met], n[missed], n[noData])
+		if err := writeTargets(&t, rs, true); err != nil {
+			return nil, err
 		}
-		if len(scaleSec.Figures) == 0 {
-			scaleSec.Note = "These results hold one GOMAXPROCS value: run slabbench -cpu 1,2,4,... for scaling plots."
+		targetsText = append(targetsText, textBlock{l, t.String()})
+		var h strings.Builder
+		writeHeadlines(&h, d.headlines(l))
+		headlineText = append(headlineText, textBlock{l, h.String()})
+		var k strings.Builder
+		if err := writeKernelTable(&k, d, l); err != nil {
+			return nil, err
 		}
-		for _, m := range []struct{ unit, title, ylabel string }{
-			{"mapped-B/live-B", "Mapped bytes per live byte at the peak", "mapped B / live B"},
-			{"peak-mapped-B", "Mapped at the peak", "KiB"},
-			{"shrunk-mapped-B", "Still mapped after everything was freed and Shrink ran", "KiB"},
-		} {
-			f, err := d.memoryFigure(file, m.unit, m.title, m.ylabel)
+		kernelText = append(kernelText, textBlock{l, k.String()})
+	}
+
+	var secs []plotSection
+	timeSec := plotSection{Title: "Time per operation", Note: "The median of each design, lower is better, at the largest " +
+		"GOMAXPROCS the file has for the workload; Batch, Bulk and NoLockHook per object, the others per op."}
+	scaleSec := plotSection{Title: "Scaling with GOMAXPROCS", Note: "Throughput of the workloads that run on GOMAXPROCS " +
+		"goroutines, higher is better."}
+	memSec := plotSection{Title: "Memory", Note: "For each workload the largest variant that most designs ran. Mapped bytes " +
+		"are the allocator's own (see go doc ./bench); after Shrink, 0 means every page went back."}
+	for _, w := range d.workloads {
+		row, err := d.figureRow(pal, w, func(file string) *chart { return d.timeChart(file, w) })
+		if err != nil {
+			return nil, err
+		}
+		if len(row.Figures) > 0 {
+			timeSec.Rows = append(timeSec.Rows, row)
+		}
+		if !threaded(w) {
+			continue
+		}
+		for _, v := range d.variants[w] {
+			row, err := d.figureRow(pal, w+"/"+v, func(file string) *chart { return d.scalingChart(file, w, v) })
 			if err != nil {
 				return nil, err
 			}
-			if f != nil {
-				memSec.Figures = append(memSec.Figures, *f)
+			if len(row.Figures) > 0 {
+				scaleSec.Rows = append(scaleSec.Rows, row)
 			}
 		}
-		secs = append(secs, timeSec, scaleSec, memSec)
 	}
-	var legend []string
-	for _, f := range d.files {
-		legend = append(legend, f+": "+d.configs[f])
+	if len(scaleSec.Rows) == 0 {
+		scaleSec.Note = "These results hold one GOMAXPROCS value: run slabbench -cpu 1,2,4,... for scaling plots."
 	}
+	for _, m := range memoryUnits {
+		row, err := d.figureRow(pal, m.title, func(file string) *chart { return d.memoryChart(file, m) })
+		if err != nil {
+			return nil, err
+		}
+		if len(row.Figures) > 0 {
+			memSec.Rows = append(memSec.Rows, row)
+		}
+	}
+	secs = append(secs, timeSec, scaleSec, memSec)
+
+	proj := byDesign
+	if len(d.labels) > 1 {
+		proj = byFile
+	}
+	st, err := computeStats(d, proj, defaultStatOptions)
+	if err != nil {
+		return nil, err
+	}
+	var tables bytes.Buffer
+	if proj.Col == ".file" {
+		writeLegend(&tables, d)
+	}
+	if err := writeText(&tables, st); err != nil {
+		return nil, err
+	}
+
 	var buf bytes.Buffer
-	err := reportTemplate.Execute(&buf, struct {
-		Files    []string
-		Sections []section
-		Tables   string
-	}{legend, secs, tables})
+	err = reportTemplate.Execute(&buf, struct {
+		Files                      []reportFile
+		Key                        []swatch
+		Targets, Headlines, Kernel []textBlock
+		Sections                   []plotSection
+		Tables                     string
+		ErrorBarColor              template.CSS
+		MinSamples                 int
+		HeadlineBase               string
+	}{files, key, targetsText, headlineText, kernelText, secs, tables.String(), cssColor(errorBarColor), minIntervalSamples, headlineBase})
 	return buf.Bytes(), err
+}
+
+// figureRow draws the chart mk makes for each file side by side, on one y
+// axis.
+func (d *resultData) figureRow(pal palette, title string, mk func(file string) *chart) (figureRow, error) {
+	row := figureRow{Title: title}
+	var charts []*chart
+	var labels []string
+	for _, l := range d.labels {
+		if ch := mk(l); ch != nil {
+			charts = append(charts, ch)
+			labels = append(labels, l)
+		}
+	}
+	if len(charts) == 0 {
+		return row, nil
+	}
+	setRanges(charts)
+	for i, ch := range charts {
+		if len(d.labels) > 1 {
+			ch.title += " — " + labels[i]
+		}
+		svg, err := ch.svg(pal)
+		if err != nil {
+			return row, err
+		}
+		row.Figures = append(row.Figures, figure{File: labels[i], Title: ch.title, SVG: template.HTML(svg)})
+	}
+	return row, nil
+}
+
+// measure returns the median of the sample at p with its interval, mapped
+// by f (which may invert them: f(x) = 1/x turns time into throughput).
+func (d *resultData) measure(p point, f func(float64) float64) measurement {
+	s, ok := d.summary(p)
+	if !ok {
+		return measurement{}
+	}
+	m := measurement{ok: true, v: f(s.Center)}
+	if !math.IsInf(s.Lo, 0) && !math.IsInf(s.Hi, 0) {
+		m.lo, m.hi, m.ci = f(s.Lo), f(s.Hi), true
+		if m.lo > m.hi {
+			m.lo, m.hi = m.hi, m.lo
+		}
+		m.ci = !math.IsInf(m.lo, 0) && !math.IsInf(m.hi, 0) && !math.IsNaN(m.lo) && !math.IsNaN(m.hi)
+	}
+	return m
+}
+
+func identity(x float64) float64 { return x }
+
+// timeChart is the time of every variant of a workload in the file, a bar
+// per design, at the largest GOMAXPROCS the file has for it.
+func (d *resultData) timeChart(file, w string) *chart {
+	procs := d.fileTopProcs(file, w)
+	if procs == 0 {
+		return nil
+	}
+	unit, ylabel := "sec/op", "time per op (log scale)"
+	for _, v := range d.variants[w] {
+		for _, des := range d.designs {
+			if _, ok := d.samples[point{file, w, v, procs, des, "sec/obj"}]; ok {
+				unit, ylabel = "sec/obj", "time per object (log scale)"
+			}
+		}
+	}
+	var variants []string
+	for _, v := range d.variants[w] {
+		for _, des := range d.designs {
+			if _, ok := d.samples[point{file, w, v, procs, des, unit}]; ok {
+				variants = append(variants, v)
+				break
+			}
+		}
+	}
+	ch := &chart{title: w, ylabel: ylabel, axis: timeAxis, values: map[string][]measurement{}}
+	if procs > 1 {
+		ch.title += fmt.Sprintf(" (GOMAXPROCS=%d)", procs)
+	}
+	for _, v := range variants {
+		ch.groups = append(ch.groups, orDefault(v, w))
+	}
+	d.fill(ch, len(variants), func(i int, des string) point {
+		return point{file, w, variants[i], procs, des, unit}
+	}, identity)
+	return ch
+}
+
+// fill sets the values of ch for n groups from the points at(group,
+// design), keeping the designs that have any.
+func (d *resultData) fill(ch *chart, n int, at func(i int, design string) point, f func(float64) float64) {
+	for _, des := range designOrder(d.designs) {
+		ms := make([]measurement, n)
+		has := false
+		for i := range ms {
+			ms[i] = d.measure(at(i, des), f)
+			has = has || ms[i].ok
+		}
+		if has {
+			ch.designs = append(ch.designs, des)
+			ch.values[des] = ms
+		}
+	}
+}
+
+// scalingChart is the throughput of one variant against GOMAXPROCS, a line
+// per design; nil when the file has one GOMAXPROCS for it.
+func (d *resultData) scalingChart(file, w, v string) *chart {
+	var xs []float64
+	for _, p := range d.procs[w] {
+		for _, des := range d.designs {
+			if _, ok := d.samples[point{file, w, v, p, des, "sec/op"}]; ok {
+				xs = append(xs, float64(p))
+				break
+			}
+		}
+	}
+	if len(xs) < 2 {
+		return nil
+	}
+	ch := &chart{title: w + "/" + v, ylabel: "ops per second", xlabel: "GOMAXPROCS", axis: rateAxis, xs: xs,
+		values: map[string][]measurement{}}
+	if v == "" {
+		ch.title = w
+	}
+	d.fill(ch, len(xs), func(i int, des string) point {
+		return point{file, w, v, int(xs[i]), des, "sec/op"}
+	}, func(x float64) float64 { return 1 / x })
+	return ch
+}
+
+// A memoryUnit is one memory plot.
+type memoryUnit struct {
+	unit, title, ylabel string
+	axis                axisKind
+}
+
+var memoryUnits = []memoryUnit{
+	{"mapped-B/live-B", "Mapped bytes per live byte at the peak", "mapped B / live B (log scale)", ratioAxis},
+	{"peak-mapped-B", "Mapped at the peak", "mapped (log scale)", logBytesAxis},
+	{"shrunk-mapped-B", "Still mapped after everything was freed and Shrink ran", "mapped", bytesAxis},
+}
+
+// memoryChart plots a memory unit for the last variant of each workload.
+func (d *resultData) memoryChart(file string, m memoryUnit) *chart {
+	ch := &chart{title: m.title, ylabel: m.ylabel, axis: m.axis, values: map[string][]measurement{}}
+	var where []point
+	for _, w := range d.workloads {
+		// The last variant among those most designs have.
+		var p point
+		most := 0
+		for _, v := range d.variants[w] {
+			q := point{file: file, workload: w, variant: v, procs: d.fileTopProcs(file, w), unit: m.unit}
+			n := 0
+			for _, des := range d.designs {
+				q.design = des
+				if _, ok := d.samples[q]; ok {
+					n++
+				}
+			}
+			if n > 0 && n >= most {
+				p, most = q, n
+			}
+		}
+		if most == 0 {
+			continue
+		}
+		v := p.variant
+		label := w
+		if v != "" {
+			label += "/" + v
+		}
+		ch.groups = append(ch.groups, label)
+		where = append(where, p)
+	}
+	if len(where) == 0 {
+		return nil
+	}
+	d.fill(ch, len(where), func(i int, des string) point {
+		p := where[i]
+		p.design = des
+		return p
+	}, identity)
+	return ch
 }
 
 var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>slabbench report</title>
 <style>
 body { font-family: sans-serif; margin: 2em; }
-figure { display: inline-block; margin: 1em; vertical-align: top; }
-figcaption { font-size: 90%; color: #444; }
-pre { font-size: 80%; }
+.row { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+figure { margin: 0.5em 0; }
+pre { font-size: 80%; overflow-x: auto; }
+.swatch { display: inline-block; width: 1em; height: 1em; vertical-align: middle; margin: 0 0.3em 0 1em; }
+table.files td { padding: 0 1em 0 0; vertical-align: top; }
 </style></head><body>
 <h1>slabbench report</h1>
-<ul>{{range .Files}}<li><code>{{.}}</code></li>{{end}}</ul>
+<table class="files">{{range .Files}}<tr><td><b>{{.Label}}</b></td><td><code>{{.Path}}</code></td><td><code>{{.Legend}}</code></td></tr>
+{{end}}</table>
+<p class="key">Designs:{{range .Key}}<span class="swatch" style="background: {{.Color}}"></span>{{.Design}}{{end}}</p>
+<p>Every bar and point is a median; its error bar (<span class="swatch" style="background: {{.ErrorBarColor}}; width: 0.2em; margin-left: 0.2em"></span>)
+is the 95% confidence interval of that median, as benchstat computes it; a sample of fewer than {{.MinSamples}} runs has none.
+A value of zero is a thick mark on the axis with a "0" over it. Each design has the same colour in every plot.</p>
+
+<h2 id="targets">Targets</h2>
+<p>The project's performance targets (<code>slabbench targets</code>): each ratio of medians is of the quantity its sentence names, first over second, with a 95% bootstrap interval.</p>
+{{range .Targets}}<h3>{{.Label}}</h3><pre class="targets">{{.Text}}</pre>
+{{end}}
+<h2 id="headline">Time against {{.HeadlineBase}}</h2>
+<p>Each design's time over that of {{.HeadlineBase}}: the geometric mean over the benchmarks both ran of the ratio of their medians, with a 95% bootstrap interval; above 1 is slower than {{.HeadlineBase}}.</p>
+{{range .Headlines}}<h3>{{.Label}}</h3><pre class="headline">{{.Text}}</pre>
+{{end}}
+<h2 id="kernel">The kernel's batch benchmark</h2>
+{{range .Kernel}}<h3>{{.Label}}</h3><pre class="kernel">{{.Text}}</pre>
+{{end}}
 {{range .Sections}}<h2>{{.Title}}</h2>
 <p>{{.Note}}</p>
-{{range .Figures}}<figure><img src="{{.SVG}}" alt="{{.Title}}"><figcaption>{{.Caption}}</figcaption></figure>
+{{range .Rows}}<div class="row" data-row="{{.Title}}">{{range .Figures}}<figure class="plot" data-file="{{.File}}" data-title="{{.Title}}">{{.SVG}}</figure>{{end}}</div>
 {{end}}{{end}}
-<h2>Comparison tables</h2>
+<h2 id="tables">Comparison tables</h2>
 <p>Medians ± 95% confidence intervals; deltas against the first column with the p-value of the Mann-Whitney U test (~: not significant). The same as <code>slabbench compare</code>.</p>
 <pre>{{.Tables}}</pre>
 </body></html>
 `))
-
-// timeFigure plots the time per op (or per object) of every variant of a
-// workload, a bar per design.
-func (d *reportData) timeFigure(file, w string, procs int) (*figure, error) {
-	unit, scale, ylabel := "sec/op", 1e9, "ns/op"
-	for _, v := range d.variants[w] {
-		for _, des := range d.designs {
-			if _, ok := d.samples[point{file, w, v, procs, des, "sec/obj"}]; ok {
-				unit, ylabel = "sec/obj", "ns/obj"
-			}
-		}
-	}
-	title := w
-	if procs > 1 {
-		title += fmt.Sprintf(" (GOMAXPROCS=%d)", procs)
-	}
-	return d.barFigure(title, ylabel+" (log scale)", true, d.variants[w], func(v, des string) (float64, bool) {
-		m, ok := d.median(point{file, w, v, procs, des, unit})
-		return m * scale, ok
-	})
-}
-
-// memoryFigure plots a memory unit for the last variant of each workload:
-// ratios on a log scale, byte counts (which are 0 when all is given back)
-// on a linear one.
-func (d *reportData) memoryFigure(file, unit, title, ylabel string) (*figure, error) {
-	scale, logY := 1.0, true
-	if ylabel == "KiB" {
-		scale, logY = 1.0/1024, false
-	}
-	var groups []string
-	where := map[string]point{}
-	for _, w := range d.workloads {
-		vs := d.variants[w]
-		ps := d.procs[w]
-		v := vs[len(vs)-1]
-		label := w
-		if v != "" {
-			label += "/" + v
-		}
-		groups = append(groups, label)
-		where[label] = point{file: file, workload: w, variant: v, procs: ps[len(ps)-1], unit: unit}
-	}
-	if logY {
-		ylabel += " (log scale)"
-	}
-	return d.barFigure(title, ylabel, logY, groups, func(g, des string) (float64, bool) {
-		p := where[g]
-		p.design = des
-		m, ok := d.median(p)
-		return m * scale, ok
-	})
-}
-
-// barFigure draws grouped bars: a group per entry of groups, a bar per design
-// that has a value. On a log scale the bars start at a power of ten below
-// the smallest value (they are stacked on an invisible base there). The x
-// axis runs on past the last group to leave the legend room.
-func (d *reportData) barFigure(title, ylabel string, logY bool, groups []string, value func(group, design string) (float64, bool)) (*figure, error) {
-	var designs []string
-	lo, hi := math.Inf(1), 0.0
-	for _, des := range d.designs {
-		has := false
-		for _, g := range groups {
-			if v, ok := value(g, des); ok && v > 0 && !math.IsInf(v, 0) {
-				has = true
-				lo, hi = min(lo, v), max(hi, v)
-			}
-		}
-		if has {
-			designs = append(designs, des)
-		}
-	}
-	if len(designs) == 0 {
-		return nil, nil
-	}
-	p := plot.New()
-	p.Title.Text = title
-	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	var base *plotter.BarChart
-	if logY {
-		floor := math.Pow(10, math.Floor(math.Log10(lo)))
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-		p.Y.Min, p.Y.Max = floor, math.Pow(10, math.Ceil(math.Log10(hi*1.01)))
-		vals := make(plotter.Values, len(groups))
-		for i := range vals {
-			vals[i] = floor
-		}
-		base, _ = plotter.NewBarChart(vals, 1)
-	}
-	barW := vg.Points(max(6, 60/float64(len(designs))))
-	for i, des := range designs {
-		vals := make(plotter.Values, len(groups))
-		for j, g := range groups {
-			if v, ok := value(g, des); ok && v > 0 && !math.IsInf(v, 0) {
-				vals[j] = v
-				if base != nil {
-					vals[j] -= base.Values[j]
-				}
-			}
-		}
-		bars, err := plotter.NewBarChart(vals, barW)
-		if err != nil {
-			return nil, err
-		}
-		if base != nil {
-			bars.StackOn(base)
-		}
-		bars.Color = plotutil.Color(i)
-		bars.LineStyle.Width = 0
-		bars.Offset = barW * vg.Length(float64(i)-float64(len(designs)-1)/2)
-		p.Add(bars)
-		p.Legend.Add(des, bars)
-	}
-	p.NominalX(groups...)
-	p.X.Max = float64(len(groups)) - 0.5 + 1.2
-	if len(groups) > 4 {
-		p.X.Tick.Label.Rotation = math.Pi / 6
-		p.X.Tick.Label.XAlign = draw.XRight
-		p.X.Tick.Label.YAlign = draw.YCenter
-	}
-	width := max(vg.Length(len(groups)*len(designs))*barW*1.3+3*vg.Inch, 5*vg.Inch)
-	return render(p, title, width, 4*vg.Inch)
-}
-
-// scalingFigure plots the throughput of one variant against GOMAXPROCS, a
-// line per design.
-func (d *reportData) scalingFigure(file, w, v string) (*figure, error) {
-	p := plot.New()
-	title := w
-	if v != "" {
-		title += "/" + v
-	}
-	p.Title.Text = title
-	p.X.Label.Text = "GOMAXPROCS"
-	p.Y.Label.Text = "ops/s"
-	p.Legend.Top = true
-	var lines []any
-	for _, des := range d.designs {
-		var xys plotter.XYs
-		for _, procs := range d.procs[w] {
-			if m, ok := d.median(point{file, w, v, procs, des, "sec/op"}); ok && m > 0 {
-				xys = append(xys, plotter.XY{X: float64(procs), Y: 1 / m})
-			}
-		}
-		if len(xys) > 1 {
-			lines = append(lines, des, xys)
-		}
-	}
-	if len(lines) == 0 {
-		return nil, nil
-	}
-	if err := plotutil.AddLinePoints(p, lines...); err != nil {
-		return nil, err
-	}
-	procs := d.procs[w]
-	var ticks []plot.Tick
-	for _, n := range procs {
-		ticks = append(ticks, plot.Tick{Value: float64(n), Label: strconv.Itoa(n)})
-	}
-	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	first, last := float64(procs[0]), float64(procs[len(procs)-1])
-	p.X.Min, p.X.Max = first, last+(last-first)*0.45
-	p.Y.Min = 0
-	return render(p, title, 5*vg.Inch, 3.5*vg.Inch)
-}
-
-// render draws p as SVG into a data: URL.
-func render(p *plot.Plot, title string, w, h vg.Length) (*figure, error) {
-	wt, err := p.WriterTo(w, h, "svg")
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	url := "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
-	return &figure{Title: title, Caption: title, SVG: template.URL(url)}, nil
-}

@@ -32,6 +32,7 @@ type runOptions struct {
 	idle      time.Duration
 	published bool
 	params    paramFlags
+	report    bool
 }
 
 func (o *runOptions) register(fs *flag.FlagSet, full bool) {
@@ -47,6 +48,7 @@ func (o *runOptions) register(fs *flag.FlagSet, full bool) {
 	fs.StringVar(&o.benchtime, "benchtime", "50ms", "run each benchmark for `d` (a duration, or Nx for N iterations)")
 	fs.StringVar(&o.out, "o", "", "write results to `file` (default: results/MACHINE_DATE_TIME.txt)")
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "wait up to `d` for the machine to be idle; 0: don't check")
+	fs.BoolVar(&o.report, "report", false, "also write the HTML report beside the result file (its name with .html)")
 }
 
 // paramFlags collects -param settings.
@@ -172,10 +174,19 @@ func parseCPUs(s string) ([]int, error) {
 
 func cmdList(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("list", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: slabbench list [flags]\n\nLists the benchmarks a run with the same flags runs, one full name a line,\nthen the combinations it skips and why.\n\n")
+		fs.PrintDefaults()
+	}
 	var o runOptions
 	o.register(fs, false)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "slabbench list: unexpected argument %q (list takes only flags)\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
 	}
 	cpus, err := parseCPUs(o.cpu)
 	if err != nil {
@@ -210,6 +221,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "slabbench: unexpected argument %q\n\n", fs.Arg(0))
 		fs.Usage()
 		return errUsage
 	}
@@ -228,14 +240,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	perRep, skipped, width := 0, 0, 0
+	perRep, skipped := 0, 0
 	for _, pl := range plans {
 		skipped += len(pl.skips)
 		for _, g := range pl.groups {
 			perRep += len(g)
-			for _, bm := range g {
-				width = max(width, len(bench.FullName(bm.Name, pl.procs)))
-			}
 		}
 	}
 	if perRep == 0 {
@@ -270,7 +279,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	n, failed, err := runPlans(f, plans, o.count, width, cfg, stderr)
+	n, failed, err := runPlans(f, plans, o.count, cfg, stderr)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -279,14 +288,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "slabbench: wrote %s (%d results)\n", path, n)
 	if n > 0 {
-		proj := byDesign
-		proj.Units = runUnits
-		fmt.Fprintf(stderr, "slabbench: comparison by design follows; slabbench compare %s shows every unit\n", path)
-		st, err := computeStats([]string{path}, proj, defaultStatOptions, stderr)
-		if err != nil {
-			return err
-		}
-		if err := writeText(stdout, st); err != nil {
+		if err := closeRun(path, o.report, stdout, stderr); err != nil {
 			return err
 		}
 	}
@@ -301,44 +303,50 @@ func resultName(machine string, t time.Time) string {
 	return machine + "_" + t.Format("2006-01-02_150405") + ".txt"
 }
 
+// closeRun ends a run that wrote results to path: the summary on stdout
+// and, with report, the HTML report beside the file.
+func closeRun(path string, report bool, stdout, stderr io.Writer) error {
+	d, err := loadResults([]string{path}, stderr)
+	if err != nil {
+		return err
+	}
+	if report {
+		out := strings.TrimSuffix(path, filepath.Ext(path)) + ".html"
+		if err := writeReport(out, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "slabbench: wrote %s\n", out)
+	}
+	if !d.hasDesigns() {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	return writeSummary(stdout, d, d.labels[0])
+}
+
 // runPlans runs count repetitions of every plan, writing results to w as they
-// come. In each repetition every workload variant runs once on each design,
+// come. In each repetition every workload variant runs once on every design,
 // starting with a different design each time. It returns the number of
 // results written and of failed runs.
-func runPlans(w io.Writer, plans []plan, count, width int, cfg bench.RunConfig, stderr io.Writer) (written, failed int, err error) {
+func runPlans(w io.Writer, plans []plan, count int, cfg bench.RunConfig, stderr io.Writer) (written, failed int, err error) {
 	orig := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(orig)
+	rw := bench.NewResultWriter(w, cfg)
 	prog := newProgress(stderr, count, plans)
-	lastProcs := 0
 	for rep := range count {
 		for _, pl := range plans {
 			runtime.GOMAXPROCS(pl.procs)
-			if pl.procs != lastProcs {
-				if lastProcs == 0 {
-					err = bench.WriteConfig(w, cfg.Config(pl.procs))
-					if err == nil {
-						err = bench.WriteUnits(w)
-					}
-				} else {
-					_, err = fmt.Fprintf(w, "\ngomaxprocs: %d\n\n", pl.procs)
-				}
-				if err != nil {
-					return written, failed, err
-				}
-				lastProcs = pl.procs
-			}
 			for _, g := range pl.groups {
 				for i := range g {
 					bm := g[(i+rep)%len(g)]
-					name := bench.FullName(bm.Name, pl.procs)
-					prog.start(rep, name)
+					prog.start(rep, bench.FullName(bm.Name, pl.procs))
 					r := testing.Benchmark(bm.Run)
 					if r.N == 0 {
 						failed++
-						prog.fail(name)
+						prog.fail(bench.FullName(bm.Name, pl.procs))
 						continue
 					}
-					if _, err := fmt.Fprintln(w, bench.FormatResult(name, r, width)); err != nil {
+					if err := rw.Write(bm.Name, pl.procs, r); err != nil {
 						return written, failed, err
 					}
 					written++

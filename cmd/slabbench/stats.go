@@ -3,13 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"path/filepath"
 	"strconv"
 	"strings"
 
-	"golang.org/x/perf/benchfmt"
+	mstats "github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
 )
@@ -99,36 +97,10 @@ type colSummary struct {
 // stats holds the tables computed from a set of result files.
 type stats struct {
 	Tables []*statTable
-	// Configs maps each file label (.file) to the configuration of its
-	// first result, for legends.
-	Configs map[string][]benchfmt.Config
-	Labels  []string // file labels in the order read
 }
 
-// labelPaths gives each path without a "label=" prefix the label of its base
-// name without extension, so that columns by .file stay narrow. Paths with a
-// label keep it.
-func labelPaths(paths []string) []string {
-	seen := map[string]int{}
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		if strings.Contains(p, "=") {
-			out[i] = p
-			continue
-		}
-		label := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-		if n := seen[label]; n > 0 {
-			label = fmt.Sprintf("%s#%d", label, n)
-		}
-		seen[label]++
-		out[i] = label + "=" + p
-	}
-	return out
-}
-
-// computeStats reads the result files at paths and computes the tables.
-// Lines that are not valid results are reported on warn.
-func computeStats(paths []string, proj projections, opts statOptions, warn io.Writer) (*stats, error) {
+// computeStats computes the tables of the results in d.
+func computeStats(d *resultData, proj projections, opts statOptions) (*stats, error) {
 	filter, err := benchproc.NewFilter(proj.filter())
 	if err != nil {
 		return nil, fmt.Errorf("parsing filter: %w", err)
@@ -156,50 +128,36 @@ func computeStats(paths []string, proj projections, opts statOptions, warn io.Wr
 		cells      map[cellKey]*statCell
 	}
 	tables := map[benchproc.Key]*building{}
-	st := &stats{Configs: map[string][]benchfmt.Config{}}
-	files := benchfmt.Files{Paths: labelPaths(paths), AllowLabels: true}
-	for files.Scan() {
-		switch rec := files.Result().(type) {
-		case *benchfmt.SyntaxError:
-			fmt.Fprintln(warn, rec)
-		case *benchfmt.Result:
-			label := rec.GetConfig(".file")
-			if _, ok := st.Configs[label]; !ok {
-				st.Configs[label] = append([]benchfmt.Config(nil), rec.Config...)
-				st.Labels = append(st.Labels, label)
-			}
-			if ok, _ := filter.Apply(rec); !ok {
-				continue
-			}
-			row, col, residue := rowBy.Project(rec), colBy.Project(rec), residueBy.Project(rec)
-			for i, tk := range tableBy.ProjectValues(rec) {
-				t := tables[tk]
-				if t == nil {
-					t = &building{
-						rows:  map[benchproc.Key]struct{}{},
-						cols:  map[benchproc.Key]struct{}{},
-						cells: map[cellKey]*statCell{},
-					}
-					tables[tk] = t
+	st := &stats{}
+	for _, rec := range d.records {
+		if ok, _ := filter.Apply(rec); !ok {
+			continue
+		}
+		row, col, residue := rowBy.Project(rec), colBy.Project(rec), residueBy.Project(rec)
+		for i, tk := range tableBy.ProjectValues(rec) {
+			t := tables[tk]
+			if t == nil {
+				t = &building{
+					rows:  map[benchproc.Key]struct{}{},
+					cols:  map[benchproc.Key]struct{}{},
+					cells: map[cellKey]*statCell{},
 				}
-				ck := cellKey{row, col}
-				c := t.cells[ck]
-				if c == nil {
-					c = &statCell{residue: map[benchproc.Key]struct{}{}}
-					t.cells[ck] = c
-					t.rows[row] = struct{}{}
-					t.cols[col] = struct{}{}
-				}
-				c.Values = append(c.Values, rec.Values[i].Value)
-				c.residue[residue] = struct{}{}
+				tables[tk] = t
 			}
+			ck := cellKey{row, col}
+			c := t.cells[ck]
+			if c == nil {
+				c = &statCell{residue: map[benchproc.Key]struct{}{}}
+				t.cells[ck] = c
+				t.rows[row] = struct{}{}
+				t.cols[col] = struct{}{}
+			}
+			c.Values = append(c.Values, rec.Values[i].Value)
+			c.residue[residue] = struct{}{}
 		}
 	}
-	if err := files.Err(); err != nil {
-		return nil, err
-	}
 
-	units := benchfmt.UnitMetadataMap(files.Units())
+	units := d.units
 	thresholds := benchmath.DefaultThresholds
 	thresholds.CompareAlpha = opts.Alpha
 	for _, tk := range sortedKeys(tables) {
@@ -281,36 +239,19 @@ func summarizeColumn(t *statTable, col benchproc.Key, isBase bool) *colSummary {
 	if !isBase && nBase != len(ratios) {
 		s.Warnings = append(s.Warnings, errors.New("benchmark set differs from baseline; geomeans may not be comparable"))
 	}
-	if gm := geomean(centers); math.IsNaN(gm) {
+	if gm := mstats.GeoMean(centers); math.IsNaN(gm) {
 		s.Warnings = append(s.Warnings, errors.New("summaries must be >0 to compute geomean"))
 	} else {
 		s.HasCenter, s.Center = true, gm
 	}
 	if !isBase && !badRatio {
-		if gm := geomean(ratios); math.IsNaN(gm) {
+		if gm := mstats.GeoMean(ratios); math.IsNaN(gm) {
 			s.Warnings = append(s.Warnings, errors.New("ratios must be >0 to compute geomean"))
 		} else {
 			s.HasRatio, s.Ratio = true, gm
 		}
 	}
 	return s
-}
-
-// geomean returns the geometric mean of xs, NaN if one is <= 0 or there
-// are none. It keeps a running mean of the logarithms, as benchstat does,
-// so that the last digits agree.
-func geomean(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	m := 0.0
-	for i, x := range xs {
-		if x <= 0 {
-			return math.NaN()
-		}
-		m += (math.Log(x) - m) / float64(i+1)
-	}
-	return math.Exp(m)
 }
 
 func sortedKeys[V any](m map[benchproc.Key]V) []benchproc.Key {
