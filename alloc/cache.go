@@ -52,6 +52,12 @@ type Cache struct {
 	slabPages   int     // pages per slab
 	objsPerSlab int
 	recip       uint64 // ceil(2^recipShift / size), for objIndex
+	// The slot geometry that Free checks a pointer against without
+	// looking at the slab: slabs are aligned to their size, so an
+	// object's offset in its slab is its address masked.
+	slabMask  uintptr // bytes per slab - 1
+	slotBytes uintptr // objsPerSlab * size: the objects' part of a slab
+	sizeMask  uintptr // size - 1 for a power-of-two slot size, else 0
 
 	design  Design
 	pp      percpu   // the design's per-P layer (design.go)
@@ -177,6 +183,12 @@ func (c *Cache) layout() {
 		c.size = alignUp(obj, c.align)
 	}
 	c.slabPages, c.objsPerSlab = slabOrder(c.size + c.redLeft)
+	c.slabMask = uintptr(c.slabPages*pageSize - 1)
+	c.slotBytes = uintptr(c.objsPerSlab * c.size)
+	c.sizeMask = 0
+	if c.size&(c.size-1) == 0 {
+		c.sizeMask = uintptr(c.size - 1)
+	}
 }
 
 func alignUp(n, a int) int { return (n + a - 1) &^ (a - 1) }
@@ -324,13 +336,14 @@ func (c *Cache) allocSlow() uintptr {
 // freeChecked, for callers that have checked the pointer already).
 func (c *Cache) Free(obj unsafe.Pointer) {
 	a := uintptr(obj)
-	s := lookupSlab(a)
-	if s == nil || s.cache != c || !c.validSlot(s, a) {
+	e := lookupOwner(a)
+	if e == nil || e.cache.Load() != c || !c.isSlot(a) {
 		if a == 0 {
 			return
 		}
-		s = c.checkObject("Free", a) // panics
+		c.checkObject("Free", a) // panics
 	}
+	s := e.slab.Load()
 	switch c.fast {
 	case fastSheaves:
 		pid := procPin()

@@ -420,3 +420,31 @@ func TestUseAfterDestroy(t *testing.T) {
 		mustPanic(t, func() { c.Validate() })
 	})
 }
+
+// Free checks a pointer with the cache's geometry alone (isSlot, a mask for
+// power-of-two sizes): it must agree with the slab's own bounds and slot
+// size at every offset of a slab, red zones and the tail included.
+func TestIsSlotMatchesSlab(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		cfg  Config
+	}{
+		{64, Config{}}, {96, Config{}}, {8, Config{}}, {4096, Config{}}, {3000, Config{}},
+		{64, Config{Debug: DebugRedZone}}, {100, Config{Debug: DebugAll}}, {64, Config{Ctor: func(unsafe.Pointer) {}}},
+	} {
+		c := mustCache(t, "isslot", tc.size, tc.cfg)
+		p := c.Alloc()
+		s := lookupSlab(uintptr(p))
+		for a := s.start - 8; a < s.start+uintptr(s.npages*pageSize)+8; a += 8 {
+			want := a >= s.base && a < s.end && (a-s.base)%uintptr(c.size) == 0
+			if got := c.validSlot(s, a); got != want {
+				t.Fatalf("size %d %v: validSlot(%#x) = %v, want %v (slab %#x..%#x, slot %d)", tc.size, tc.cfg.Debug, a, got, want, s.base, s.end, c.size)
+			}
+			if e := lookupOwner(a); e != nil && e.cache.Load() == c && c.isSlot(a) != want {
+				t.Fatalf("size %d %v: isSlot(%#x) = %v, want %v", tc.size, tc.cfg.Debug, a, !want, want)
+			}
+		}
+		c.Free(p)
+		mustDestroy(t, c)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The page heap: off-heap memory shared by all caches, in pages of pageSize.
@@ -16,9 +17,13 @@ import (
 // process lives. Free pages go back to the OS with madvise (ReleaseFree,
 // Shrink) and read as zeros afterwards.
 //
-// Address to slab is O(1): chunkTable maps an address to its chunk, and the
-// chunk's owner array maps each page to the slab that owns it, like the
-// kernel's page array maps a page to its struct slab.
+// Address to slab is two dependent loads: arenaTable, a flat table with one
+// word per arenaSize-aligned region of the address space, names the arena
+// that holds an address, and the arena's owner array holds, for each page,
+// the cache and the slab (or large allocation) that own it, like the
+// kernel's page array maps a page to its struct slab and slab_cache. Free
+// checks a pointer with the cache from there and the cache's own geometry
+// (slabs are aligned to their size), without a third load.
 
 const (
 	pageShift = 12
@@ -27,25 +32,45 @@ const (
 	ptrBits    = 32 << (^uintptr(0) >> 63)
 	chunkShift = 22 + 4*(ptrBits/32-1) // 64 MiB chunks on 64-bit, 4 MiB on 32-bit
 	chunkSize  = 1 << chunkShift
-	chunkPages = chunkSize / pageSize
 	addrBits   = 48 - 16*(2-ptrBits/32) // user address space: 48 bits, or 32
-	l2Bits     = 11 - 6*(2-ptrBits/32)
-	l1Bits     = addrBits - chunkShift - l2Bits
+
+	arenaShift = chunkShift // an arena is one chunk-sized, chunk-aligned region
+	arenaSize  = 1 << arenaShift
+	arenaPages = arenaSize / pageSize
+	arenaCount = 1 << (addrBits - arenaShift)
 )
 
-type chunkL2 [1 << l2Bits]atomic.Pointer[chunk]
+// arena is the owner array of one arenaSize-aligned region of mapped memory.
+// Written under pages.mu when pages are handed out or taken back, read
+// without a lock by address lookups. On 64-bit it is 256 KiB of Go memory per
+// 64 MiB mapped.
+type arena struct {
+	owner [arenaPages]ownerEntry
+	chunk *chunk // the mapping the region belongs to
+	first int    // index in chunk of the region's first page
+}
 
-// chunkTable: written under pages.mu, read without a lock.
-var chunkTable [1 << l1Bits]atomic.Pointer[chunkL2]
+// ownerEntry is what owns one page: a slab of cache (cache and slab set), a
+// large allocation (slab set, cache nil), or nothing. A taker stores slab
+// before cache and a freer clears cache before slab, so a reader that finds
+// the cache set finds a slab set too.
+type ownerEntry struct {
+	cache atomic.Pointer[Cache]
+	slab  atomic.Pointer[slab]
+}
+
+// arenaTable maps addr >> arenaShift to the *arena of that region, stored as
+// a uintptr so that the garbage collector need not scan the table (every
+// arena is also kept in pages.arenas, and Go does not move heap objects).
+// It is zeroed data (bss) at a fixed address: only its touched pages take
+// memory (32 MiB of address space on 64-bit, 4 KiB on 32-bit).
+var arenaTable [arenaCount]uintptr
 
 // chunk is one mapping from the OS.
 type chunk struct {
 	base   uintptr
 	npages int
-	// owner[i] is the slab (or large allocation) that page i belongs to;
-	// written under pages.mu when pages are handed out or taken back, read
-	// without a lock by address lookups.
-	owner []atomic.Pointer[slab]
+	arenas []*arena // the arenas that cover the chunk, in address order
 	// free and dirty are bitmaps under pages.mu: page free; page free and
 	// possibly resident (not released since it was last used).
 	free, dirty []uint64
@@ -53,10 +78,16 @@ type chunk struct {
 	hint        int // no free page below this index
 }
 
+// entry returns the owner entry of page i of ch.
+func (ch *chunk) entry(i int) *ownerEntry {
+	return &ch.arenas[i/arenaPages].owner[i%arenaPages]
+}
+
 // pageHeap is the process-wide page allocator.
 type pageHeap struct {
-	mu     sync.Mutex // protects chunks and every chunk's bitmaps
+	mu     sync.Mutex // protects chunks, arenas and every chunk's bitmaps
 	chunks []*chunk
+	arenas []*arena // every arena of arenaTable, which keeps them alive
 
 	// Page runs no-lock callers freed while mu was busy; freed by the next
 	// holder of mu.
@@ -193,8 +224,14 @@ func (h *pageHeap) take(ch *chunk, i, n int, s *slab) uintptr {
 	if i == ch.hint {
 		ch.hint = i + n
 	}
+	var c *Cache
+	if s != nil {
+		c = s.cache
+	}
 	for k := i; k < i+n; k++ {
-		ch.owner[k].Store(s)
+		e := ch.entry(k)
+		e.slab.Store(s)
+		e.cache.Store(c)
 	}
 	h.freeResident.Add(-int64(dirty) * pageSize)
 	h.inUse.Add(int64(n) * pageSize)
@@ -226,11 +263,8 @@ func (h *pageHeap) freePagesNoBlock(a uintptr, n int) {
 		h.mu.Unlock()
 		return
 	}
-	ch := lookupChunk(a)
-	i := int((a - ch.base) >> pageShift)
-	for k := i; k < i+n; k++ {
-		ch.owner[k].Store(nil)
-	}
+	ch, i := lookupPage(a)
+	ch.disown(i, n)
 	r := &pendingRun{a: a, n: n}
 	for {
 		r.next = h.pending.Load()
@@ -250,13 +284,19 @@ func (h *pageHeap) drainPending() {
 	}
 }
 
+// disown clears the owner entries of pages [i, i+n) of ch.
+func (ch *chunk) disown(i, n int) {
+	for k := i; k < i+n; k++ {
+		e := ch.entry(k)
+		e.cache.Store(nil)
+		e.slab.Store(nil)
+	}
+}
+
 // freeLocked marks the n pages at a free. h.mu is held.
 func (h *pageHeap) freeLocked(a uintptr, n int) {
-	ch := lookupChunk(a)
-	i := int((a - ch.base) >> pageShift)
-	for k := i; k < i+n; k++ {
-		ch.owner[k].Store(nil)
-	}
+	ch, i := lookupPage(a)
+	ch.disown(i, n)
 	setBits(ch.free, i, n)
 	setBits(ch.dirty, i, n)
 	ch.nfree += n
@@ -296,46 +336,55 @@ func (h *pageHeap) register(base, size uintptr) *chunk {
 	ch := &chunk{
 		base:   base,
 		npages: np,
-		owner:  make([]atomic.Pointer[slab], np),
 		free:   make([]uint64, words),
 		dirty:  make([]uint64, words),
 		nfree:  np,
 	}
 	setBits(ch.free, 0, np)
-	for a := base; a < base+size; a += chunkSize {
-		i1 := a >> (chunkShift + l2Bits)
-		l2 := chunkTable[i1].Load()
-		if l2 == nil {
-			l2 = new(chunkL2)
-			chunkTable[i1].Store(l2)
-		}
-		l2[(a>>chunkShift)&(1<<l2Bits-1)].Store(ch)
+	for a := base; a < base+size; a += arenaSize {
+		ar := &arena{chunk: ch, first: int((a - base) / pageSize)}
+		ch.arenas = append(ch.arenas, ar)
+		h.arenas = append(h.arenas, ar)
+		atomic.StoreUintptr(&arenaTable[a>>arenaShift], uintptr(unsafe.Pointer(ar)))
 	}
 	h.chunks = append(h.chunks, ch)
 	h.mapped.Add(int64(size))
 	return ch
 }
 
-// lookupChunk returns the chunk that holds address a, or nil.
-func lookupChunk(a uintptr) *chunk {
-	if uint64(a)>>addrBits != 0 { // never true on 32-bit platforms
+// lookupArena returns the arena that holds address a, or nil.
+func lookupArena(a uintptr) *arena {
+	i := a >> arenaShift
+	if i >= arenaCount { // never true on 32-bit platforms
 		return nil
 	}
-	l2 := chunkTable[a>>(chunkShift+l2Bits)].Load()
-	if l2 == nil {
+	return (*arena)(ptr(atomic.LoadUintptr(&arenaTable[i])))
+}
+
+// lookupOwner returns the owner entry of the page that holds address a, or
+// nil when a is not in memory the page heap mapped.
+func lookupOwner(a uintptr) *ownerEntry {
+	ar := lookupArena(a)
+	if ar == nil {
 		return nil
 	}
-	return l2[(a>>chunkShift)&(1<<l2Bits-1)].Load()
+	return &ar.owner[(a>>pageShift)&(arenaPages-1)]
+}
+
+// lookupPage returns the chunk that holds address a, which must be mapped,
+// and the index of a's page in it.
+func lookupPage(a uintptr) (*chunk, int) {
+	ar := lookupArena(a)
+	return ar.chunk, ar.first + int((a>>pageShift)&(arenaPages-1))
 }
 
 // lookupSlab returns the slab (or large allocation) that address a belongs
 // to, or nil when a is not in memory the page heap handed out.
 func lookupSlab(a uintptr) *slab {
-	ch := lookupChunk(a)
-	if ch == nil {
-		return nil
+	if e := lookupOwner(a); e != nil {
+		return e.slab.Load()
 	}
-	return ch.owner[(a-ch.base)>>pageShift].Load()
+	return nil
 }
 
 // Bitmap helpers.

@@ -240,7 +240,7 @@ func TestPageHeapNoBlock(t *testing.T) {
 // A run larger than a chunk gets a chunk of its own.
 func TestPageHeapHugeRun(t *testing.T) {
 	owner := &slab{}
-	np := chunkPages + 3
+	np := arenaPages + 3
 	mapped := ReadPageStats().Mapped
 	a := pages.allocPages(np, 1, owner, false)
 	if a == 0 {

@@ -138,13 +138,22 @@ func (c *Cache) objIndex(off uintptr) uintptr {
 	return uintptr((uint64(off) * c.recip) >> recipShift)
 }
 
-// validFreeObject reports whether a could be the address of an object slot
-// of slab s of this cache.
-func (c *Cache) validSlot(s *slab, a uintptr) bool {
-	if !s.contains(a) {
+// validSlot reports whether a could be the address of an object slot of
+// slab s of this cache.
+func (c *Cache) validSlot(s *slab, a uintptr) bool { return s.contains(a) && c.isSlot(a) }
+
+// isSlot reports whether a is at an object slot's offset in a slab of this
+// cache's geometry; with the owner of a's page being this cache, that makes
+// it an object slot of the cache. A mask for power-of-two slot sizes, else
+// a multiply (objIndex).
+func (c *Cache) isSlot(a uintptr) bool {
+	off := a&c.slabMask - uintptr(c.redLeft) // wraps past slotBytes in the left red zone
+	if off >= c.slotBytes {
 		return false
 	}
-	off := a - s.base
+	if c.sizeMask != 0 {
+		return off&c.sizeMask == 0
+	}
 	return c.objIndex(off)*uintptr(c.size) == off
 }
 
