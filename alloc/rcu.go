@@ -11,9 +11,9 @@ package alloc
 // every P a slot of four counters: lock[0], lock[1], unlock[0], unlock[1]
 // (rcuPerP). A slot is written only by the goroutine pinned to its P, so
 // its counters need no atomic read-modify-write; the grace-period code
-// reads them with atomic loads. The slots of one P are 128 bytes apart, so
-// two Ps never write the same cache line (or the adjacent-line pair that
-// some CPUs prefetch together).
+// reads them with atomic loads. Slots are 128 bytes apart, so two Ps never
+// write the same cache line (or the adjacent-line pair that some CPUs
+// prefetch together).
 //
 // A reader:
 //
@@ -43,8 +43,9 @@ package alloc
 //	seq++                       (even: completed)
 //
 // A wait polls: a check without barrier A first, and the full check only
-// when that one finds L == U, so that a reader that stays inside for long
-// costs no barrier per poll. Polls yield the P (runtime.Gosched) for the
+// when that one finds L == U (or L < U, to tell misuse apart), so that a
+// reader that stays inside for long costs no barrier per poll. Only the
+// full check decides. The flip has no barrier of its own. Polls yield the P (runtime.Gosched) for the
 // first rcuSpinPolls tries, then sleep from rcuPollMin doubling up to
 // rcuPollMax.
 //
@@ -73,15 +74,17 @@ package alloc
 //     p and see every store the updater made before barrier A, in
 //     particular the store that unpublished the object.
 //
+// These two facts are all the proof below uses.
+//
 // Without membarrier (other systems, or a kernel without it: ownerFence),
 // every counter access of readers and updater is an atomic operation of
 // sync/atomic, which Go makes sequentially consistent: B and C are the
-// atomic increments themselves, A is program order between atomic loads.
-// Readers then pay two atomic read-modify-writes per section, on their own
-// P's cache line. Race detector builds take this path too, so that the
-// detector sees the synchronization (rcu_count_race.go). On 32-bit
-// platforms the increments are always atomic, because a plain 64-bit store
-// may tear there.
+// atomic increments themselves, A is program order between atomic loads,
+// and the two facts above follow from sequential consistency. Readers then
+// pay two atomic read-modify-writes per section, on their own P's cache
+// line. Race detector builds count atomically too, so that the detector
+// sees the synchronization (rcu_count_race.go), and so do 32-bit
+// platforms, where a plain 64-bit store may tear.
 //
 // The updater's and the readers' own accesses to the structure they share
 // (publishing and loading a pointer) must be atomic operations, as the Go
