@@ -135,16 +135,14 @@ func (r *RCU) run() {
 			next = time.Now().Add(rcuBatchDelay)
 			continue
 		}
-		if !r.closed.Load() && r.pendingObjects.Load() <= rcuBatchLimit {
-			if d := time.Until(next); d > 0 {
-				t.Reset(d)
-				select {
-				case <-t.C:
-				case <-r.wake:
-					t.Stop()
-				}
-				continue
+		if d := r.delay(next); d > 0 {
+			t.Reset(d)
+			select {
+			case <-t.C:
+			case <-r.wake:
+				t.Stop()
 			}
+			continue
 		}
 		next = time.Now().Add(rcuBatchDelay)
 		batch := r.take()
@@ -153,6 +151,16 @@ func (r *RCU) run() {
 		}
 		r.invoke(batch)
 	}
+}
+
+// delay returns how long run waits before it takes the next batch: until
+// next, unless the domain is closing or more than rcuBatchLimit objects are
+// pending.
+func (r *RCU) delay(next time.Time) time.Duration {
+	if r.closed.Load() || r.pendingObjects.Load() > rcuBatchLimit {
+		return 0
+	}
+	return max(time.Until(next), 0)
 }
 
 // take empties incoming and returns its callbacks in the order they were

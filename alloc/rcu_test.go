@@ -735,3 +735,53 @@ func TestDefaultRCU(t *testing.T) {
 	r.Synchronize()
 	r.Barrier()
 }
+
+// TestRCUBatchLimit: past rcuBatchLimit pending objects the goroutine takes
+// batches without the batching delay, and the call that crosses the bound
+// wakes it. The domain here has no goroutine, so nothing consumes what
+// call leaves.
+func TestRCUBatchLimit(t *testing.T) {
+	r := &RCU{}
+	r.wake = make(chan struct{}, 1)
+	next := time.Now().Add(time.Hour)
+	if d := r.delay(next); d < 59*time.Minute {
+		t.Errorf("delay %v with nothing pending, want about an hour", d)
+	}
+	if d := r.delay(time.Now().Add(-time.Second)); d != 0 {
+		t.Errorf("delay %v past the deadline", d)
+	}
+	heads := make([]rcuHead, 3)
+	nop := func(*rcuHead) {}
+	r.call(&heads[0], rcuBatchLimit-10, nop)
+	if len(r.wake) != 0 {
+		t.Error("a call below the bound woke the goroutine, which was not sleeping")
+	}
+	if d := r.delay(next); d == 0 {
+		t.Error("no batching delay below the bound")
+	}
+	r.call(&heads[1], 20, nop) // crosses the bound
+	if len(r.wake) != 1 {
+		t.Error("the call that crossed the bound did not wake the goroutine")
+	}
+	<-r.wake
+	r.call(&heads[2], 1, nop) // already past it
+	if len(r.wake) != 0 {
+		t.Error("a call past the bound woke the goroutine again")
+	}
+	if d := r.delay(next); d != 0 {
+		t.Errorf("delay %v past the bound, want none", d)
+	}
+	if st := r.Stats(); st.PendingObjects != rcuBatchLimit+11 || st.PendingCallbacks != 3 {
+		t.Errorf("%+v", st)
+	}
+	// A sleeping goroutine is woken by any call.
+	r.sleeping.Store(true)
+	r.call(new(rcuHead), 0, nop)
+	if len(r.wake) != 1 || r.sleeping.Load() {
+		t.Error("a call did not wake the sleeping goroutine")
+	}
+	r.closed.Store(true)
+	if d := r.delay(next); d != 0 {
+		t.Errorf("delay %v while closing", d)
+	}
+}
