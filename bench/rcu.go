@@ -66,8 +66,11 @@ func runRCURead(b *testing.B, d *Design, threads int) {
 	}
 	// A domain of the run's own, so that no other grace period touches
 	// its counters.
-	r := alloc.NewRCU()
-	defer r.Close()
+	var r *alloc.RCU
+	if side == readRCU {
+		r = alloc.NewRCU()
+		defer r.Close()
+	}
 	var mu sync.RWMutex
 	var readers atomic.Int64
 	b.ReportAllocs()
