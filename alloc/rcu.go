@@ -186,9 +186,13 @@ type RCU struct {
 	tag  uint32                   // the domain's serial << 1; constant
 	_    [128]byte                // keep the writers' fields below off the readers' line
 
-	gpMu   sync.Mutex                // serializes grace periods and growing pcpu
+	gpMu   sync.Mutex                // held by the goroutine that runs grace periods; also guards growing pcpu
 	seq    atomic.Uint64             // grace periods completed * 2, plus 1 while one runs; written under gpMu
 	broken atomic.Pointer[rcuBroken] // set once, when a check finds misuse
+
+	endMu   sync.Mutex
+	endGen  uint64    // under endMu: counts ends of grace periods and releases of gpMu
+	endCond sync.Cond // broadcast when endGen changes; L is &endMu
 
 	rcuCallbacks
 }
@@ -235,6 +239,7 @@ func DefaultRCU() *RCU { return defaultRCU() }
 func NewRCU() *RCU {
 	s := rcuSerial.Add(1)%(1<<31-1) + 1 // never 0, so that a zero token is never valid
 	r := &RCU{tag: s << 1}
+	r.endCond.L = &r.endMu
 	r.pcpu.Store(&rcuArray{p: make([]rcuPerP, max(gomaxprocs(), runtime.NumCPU()))})
 	r.startCallbacks()
 	return r
@@ -306,20 +311,55 @@ func (r *RCU) snap() uint64 { return (r.seq.Load() + 3) &^ 1 }
 // seqDone reports whether seq value cur has reached s, modulo 2^64.
 func seqDone(cur, s uint64) bool { return int64(cur-s) >= 0 }
 
-// waitFor runs grace periods until seq reaches s, or returns at once when
-// others' grace periods already took it there.
+// waitFor returns once seq has reached s. One caller at a time, the one
+// that holds gpMu, runs grace periods; the others wait for the end of each
+// and return as soon as one has taken seq to their s (the funnel of
+// srcu_funnel_gp_start, in one level). A waiter never queues on gpMu
+// itself: a caller that keeps the lock busy cannot starve it, and every
+// grace period serves all who wait.
 func (r *RCU) waitFor(s uint64) error {
-	if err := r.err(); err != nil {
-		return err
+	for {
+		if err := r.err(); err != nil {
+			return err
+		}
+		r.endMu.Lock()
+		gen := r.endGen // before the check: an end after it moves endGen on
+		r.endMu.Unlock()
+		if seqDone(r.seq.Load(), s) {
+			return nil
+		}
+		if r.gpMu.TryLock() {
+			err := r.lead(s)
+			r.gpMu.Unlock()
+			r.gpEnded() // waiters that found gpMu taken try again
+			return err
+		}
+		r.endMu.Lock()
+		for r.endGen == gen {
+			r.endCond.Wait()
+		}
+		r.endMu.Unlock()
 	}
-	r.gpMu.Lock()
-	defer r.gpMu.Unlock()
+}
+
+// lead runs grace periods until seq reaches s; the caller holds gpMu.
+func (r *RCU) lead(s uint64) error {
 	for !seqDone(r.seq.Load(), s) {
 		if err := r.gracePeriod(); err != nil {
 			return err
 		}
+		r.gpEnded()
 	}
 	return nil
+}
+
+// gpEnded wakes the goroutines that wait in waitFor. It allocates nothing,
+// so that a grace period allocates nothing.
+func (r *RCU) gpEnded() {
+	r.endMu.Lock()
+	r.endGen++
+	r.endMu.Unlock()
+	r.endCond.Broadcast()
 }
 
 // gracePeriod runs one grace period; the caller holds gpMu.
