@@ -16,7 +16,9 @@ package alloc
 // the first callback before it takes the batch, so that callbacks queued
 // close together share one grace period; after that, grace periods for
 // callbacks begin at most once per rcuBatchDelay. A callback therefore waits
-// at most rcuBatchDelay plus the grace period in progress plus its own.
+// rcuBatchDelay, or for the batch before it if that takes longer, and then
+// for a grace period of its own (two, if one led by Synchronize was already
+// running when its batch was taken).
 // While more than rcuBatchLimit objects are pending (PendingObjects), the
 // goroutine stops waiting and runs grace periods back to back; the call
 // that crosses the bound wakes it.
