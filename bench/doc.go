@@ -19,6 +19,8 @@
 //	Xmalloc       producers allocate, consumers free: every free is remote
 //	CacheScratch  passive false sharing (an object handed to another thread)
 //	CacheThrash   active false sharing (objects allocated at the same time)
+//	RCURead       an empty read-side section: alloc.RCU ReadLock + ReadUnlock, or
+//	              what a user of a baseline would take (see rcu.go)
 //
 // The floor of the fast path, a per-P stack pop and push under procPin with
 // no allocator around it, runs as the pseudo-design floor of Pair and
