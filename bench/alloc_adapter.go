@@ -19,10 +19,14 @@ var allocDesigns = []*Design{
 }
 
 func newAllocDesign(d alloc.Design, doc string) *Design {
+	lacks := map[Capability]string{}
+	if d != alloc.Sheaves {
+		lacks[CapRCURead] = "the alloc.RCU read side is the same for every design: see design=sheaves"
+	}
 	return &Design{
 		Name:  d.String(),
 		Doc:   doc,
-		Lacks: map[Capability]string{},
+		Lacks: lacks,
 		New:   func(s Spec) (Allocator, error) { return newAllocInstance(d, s) },
 	}
 }

@@ -71,10 +71,11 @@ const (
 	CapNoLock                    // NoLockAllocator
 	CapTrace                     // Spec.OnEvent
 	CapGeneral                   // anything beyond the Pair fast path
+	CapRCURead                   // a read side of its own (the alloc designs share one)
 	numCaps
 )
 
-var capNames = [numCaps]string{"varsize", "bulk", "nolock", "trace", "general"}
+var capNames = [numCaps]string{"varsize", "bulk", "nolock", "trace", "general", "rcuread"}
 
 func (c Capability) String() string { return capNames[c] }
 

@@ -13,8 +13,10 @@ import (
 // empty section, entered and left, written as a user of each design would
 // write it:
 //
-//	sheaves, cpuslab   alloc.RCU ReadLock + ReadUnlock: grace periods; the
-//	                   writer frees after Synchronize (or, later, FreeRCU)
+//	sheaves            alloc.RCU ReadLock + ReadUnlock: grace periods; the
+//	                   writer frees after Synchronize or FreeRCU (the same
+//	                   read side for every design of package alloc, so it
+//	                   runs on one)
 //	modernc            sync.RWMutex RLock + RUnlock: without grace periods
 //	                   the writer frees under the write lock
 //	syncpool, mcache   an atomic reader count, incremented and decremented:

@@ -6,7 +6,7 @@ import "testing"
 // users would take.
 func TestRCUReadSides(t *testing.T) {
 	want := map[string]readSide{
-		"sheaves": readRCU, "cpuslab": readRCU,
+		"sheaves":  readRCU,
 		"modernc":  readRWMutex,
 		"syncpool": readAtomic, "mcache": readAtomic,
 		"goheap": readNone,

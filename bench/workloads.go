@@ -356,7 +356,7 @@ var workloads = []*Workload{
 		Name:    "RCURead",
 		Threads: true,
 		Doc:     "an empty read-side section: alloc.RCU, or the RWMutex or atomic count a baseline's user would take",
-		Needs:   []Capability{CapGeneral},
+		Needs:   []Capability{CapGeneral, CapRCURead},
 		variants: func(_ *Params, procs int) []variant {
 			return sizes("threads", threadCounts(procs), func(t int) func(*testing.B, *Design) {
 				return func(b *testing.B, d *Design) { runRCURead(b, d, t) }
