@@ -2,9 +2,6 @@ package alloc
 
 import "unsafe"
 
-// bulkChunk bounds the stack buffer the bulk paths convert through.
-const bulkChunk = 64
-
 // AllocBulk fills objs with new objects and returns len(objs), or returns 0
 // and allocates nothing when memory is exhausted (kmem_cache_alloc_bulk).
 // Sheaves: copy from the per-P sheaves, then take objects straight from
@@ -15,30 +12,32 @@ func (c *Cache) AllocBulk(objs []unsafe.Pointer) int {
 	if len(objs) == 0 || c.injectFailure() {
 		return 0
 	}
-	var buf [bulkChunk]uintptr
-	done := 0
-	for done < len(objs) {
-		n := min(len(objs)-done, bulkChunk)
-		got := c.allocBulk(buf[:n])
-		for i := 0; i < got; i++ {
-			objs[done+i] = ptr(buf[i])
-		}
-		done += got
-		if got < n {
-			c.FreeBulk(objs[:done])
-			clear(objs[:done])
-			return 0
-		}
+	clear(objs)
+	if got := c.allocBulk(addrs(objs)); got < len(objs) {
+		c.FreeBulk(objs[:got])
+		return 0
 	}
 	return len(objs)
+}
+
+// addrs views objs, whose entries are nil or objects of this allocator,
+// as the addresses the allocator works with, so that the bulk paths need no
+// buffer (one on the stack would escape to the Go heap through the per-P
+// interface). Writing an address there without the write barrier that a
+// pointer store has is safe: neither the old value (nil, or an object
+// outside the Go heap) nor the new one is a Go heap pointer.
+func addrs(objs []unsafe.Pointer) []uintptr {
+	return unsafe.Slice((*uintptr)(unsafe.Pointer(unsafe.SliceData(objs))), len(objs))
 }
 
 func (c *Cache) allocBulk(dst []uintptr) int { return c.pp.allocBulk(c, dst) }
 
 // FreeBulk frees every object of objs (kmem_cache_free_bulk). Every pointer
-// is checked before anything is freed; nil entries are skipped.
+// is checked before anything is freed; nil entries are skipped. Afterwards
+// every entry of objs is nil, as the kernel leaves its array.
 func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
 	var last *slab // objects of a bulk free tend to share slabs
+	n := 0
 	for _, o := range objs {
 		a := uintptr(o)
 		if a == 0 {
@@ -54,19 +53,20 @@ func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
 		if !c.validSlot(s, a) {
 			c.checkObject("FreeBulk", a) // panics
 		}
+		n++
 	}
-	var buf [bulkChunk]uintptr
-	for len(objs) > 0 {
-		n := 0
-		for len(objs) > 0 && n < bulkChunk {
-			if objs[0] != nil {
-				buf[n] = uintptr(objs[0])
-				n++
+	if n < len(objs) {
+		// Pack the objects to the front: the bulk paths take no holes.
+		k := 0
+		for _, o := range objs {
+			if o != nil {
+				objs[k] = o
+				k++
 			}
-			objs = objs[1:]
 		}
-		c.freeBulk(buf[:n])
 	}
+	c.freeBulk(addrs(objs[:n]))
+	clear(objs)
 }
 
 func (c *Cache) freeBulk(src []uintptr) { c.pp.freeBulk(c, src) }

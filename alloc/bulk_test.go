@@ -16,7 +16,7 @@ func TestBulk(t *testing.T) {
 		c.FreeBulk(nil)
 		seen := map[uintptr]bool{}
 		var all [][]unsafe.Pointer
-		for _, n := range []int{1, 7, c.sheafCapacity - 1, c.sheafCapacity, bulkChunk, bulkChunk + 1, 3*c.objsPerSlab + 5, 1000} {
+		for _, n := range []int{1, 7, c.sheafCapacity - 1, c.sheafCapacity, 64, 65, 3*c.objsPerSlab + 5, 1000} {
 			if n <= 0 {
 				continue
 			}

@@ -87,9 +87,10 @@ type Cache struct {
 	barn    barn
 	node    node
 
-	deferred  deferredList
-	destroyed atomic.Bool
-	stats     Counters // atomic; events counted outside pinned sections
+	spareSlabs spareSlabs // structs of freed slabs, for new ones
+	deferred   deferredList
+	destroyed  atomic.Bool
+	stats      Counters // atomic; events counted outside pinned sections
 }
 
 // NewCache creates a cache of objects of size bytes.

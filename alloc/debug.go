@@ -296,7 +296,11 @@ func (c *Cache) slotIndex(s *slab, a uintptr) int { return int(c.objIndex(a - s.
 // poisoned, padding (and the slab's tail) 0x5a.
 func (c *Cache) initDebugSlab(s *slab) {
 	d := c.dbg
-	s.dbg = &slabDebug{obj: make([]uint32, c.objsPerSlab), seen: make([]uint64, (c.objsPerSlab+63)/64)}
+	if s.dbg == nil {
+		s.dbg = &slabDebug{obj: make([]uint32, c.objsPerSlab), seen: make([]uint64, (c.objsPerSlab+63)/64)}
+	} else { // a recycled struct: every object free
+		clear(s.dbg.obj)
+	}
 	for o := s.base; o < s.end; o += uintptr(c.size) {
 		fill(o-uintptr(c.redLeft), c.redLeft, redInactive)
 		if d.poison {

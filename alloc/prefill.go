@@ -122,11 +122,8 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
 	}
 	if sh.oversize {
-		for sh.size > 0 {
-			n := min(sh.size, bulkChunk)
-			c.freeBulk(sh.objs[sh.size-n : sh.size])
-			sh.size -= n
-		}
+		c.freeBulk(sh.objs[:sh.size])
+		sh.size = 0
 		return
 	}
 	if p := c.pcsLock(); p != nil {

@@ -3,6 +3,7 @@ package alloc
 import (
 	"fmt"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -171,12 +172,13 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	if !c.limit.reserve(bytes) {
 		return nil
 	}
-	s := &slab{cache: c, npages: c.slabPages}
+	s := c.slabStruct(noblock)
 	if uintptr(unsafe.Pointer(&s.pair))&15 != 0 {
 		panic("slub: slab freelist pair is not 16-byte aligned")
 	}
 	a := pages.allocPages(c.slabPages, c.slabPages, s, noblock)
 	if a == 0 {
+		c.recycleSlab(s, noblock)
 		c.limit.release(bytes)
 		return nil
 	}
@@ -213,7 +215,62 @@ func (c *Cache) freeSlabPages(s *slab) {
 	pages.freePages(s.start, s.npages)
 	c.limit.release(int64(s.npages) * pageSize)
 	c.stat(FreeSlab)
+	c.recycleSlab(s, false)
 }
+
+// slabStruct returns a slab struct for a new slab of c: one that a freed
+// slab left, as the kernel reuses the struct page of a freed slab, else a
+// new one; the allocator makes no Go allocation for a slab in steady state.
+// Once the page heap has taken back a slab's pages no address leads to its
+// struct, and no list holds it, so it can be handed out again.
+func (c *Cache) slabStruct(noblock bool) *slab {
+	var s *slab
+	if c.spareSlabs.lock(noblock) {
+		if s = c.spareSlabs.list; s != nil {
+			c.spareSlabs.list = s.cpuNext
+			c.spareSlabs.n--
+		}
+		c.spareSlabs.mu.Unlock()
+	}
+	if s == nil {
+		return &slab{cache: c, npages: c.slabPages}
+	}
+	*s = slab{cache: c, npages: c.slabPages, dbg: s.dbg}
+	return s
+}
+
+// recycleSlab keeps the struct of a freed slab for slabStruct, up to
+// maxSpareSlabs of them (a shrinking cache gives the rest to the garbage
+// collector).
+func (c *Cache) recycleSlab(s *slab, noblock bool) {
+	if !c.spareSlabs.lock(noblock) {
+		return
+	}
+	if c.spareSlabs.n < maxSpareSlabs {
+		s.cpuNext = c.spareSlabs.list
+		c.spareSlabs.list = s
+		c.spareSlabs.n++
+	}
+	c.spareSlabs.mu.Unlock()
+}
+
+// spareSlabs holds the structs of freed slabs; mu is a leaf lock.
+type spareSlabs struct {
+	mu   sync.Mutex
+	list *slab // linked by cpuNext
+	n    int
+}
+
+func (l *spareSlabs) lock(noblock bool) bool {
+	if noblock {
+		return l.mu.TryLock()
+	}
+	l.mu.Lock()
+	return true
+}
+
+// maxSpareSlabs bounds the slab structs a cache keeps for reuse.
+const maxSpareSlabs = 64
 
 // freeSlabList gives back the slabs of a list linked by cpuNext, which are
 // on no node list any more.
@@ -232,6 +289,7 @@ func (c *Cache) freeNewSlabNoLock(s *slab) {
 	pages.freePagesNoBlock(s.start, s.npages)
 	c.limit.release(int64(s.npages) * pageSize)
 	c.stat(FreeSlab)
+	c.recycleSlab(s, true)
 }
 
 // badPointer panics for a pointer this cache did not hand out. It runs
