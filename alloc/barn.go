@@ -9,6 +9,7 @@ type barn struct {
 	mu              sync.Mutex // protects everything below
 	full, empty     *Sheaf     // stacks linked by Sheaf.next
 	nrFull, nrEmpty int
+	maxFull         int // full sheaves it holds at most: maxFullSheaves, or less (bound.go); set before use
 }
 
 // maxFullSheaves is MAX_FULL_SHEAVES. (MAX_EMPTY_SHEAVES bounds only the
@@ -71,14 +72,14 @@ func (b *barn) replaceEmpty(empty *Sheaf, try bool) *Sheaf {
 }
 
 // replaceFull is barn_replace_full_sheaf: trade a full sheaf for an empty
-// one; nil when the barn holds maxFullSheaves full ones, has no empty one
+// one; nil when the barn holds maxFull full ones, has no empty one
 // or, with try, its lock is busy.
 func (b *barn) replaceFull(full *Sheaf, try bool) *Sheaf {
 	if !b.lock(try) {
 		return nil
 	}
 	var empty *Sheaf
-	if b.nrFull < maxFullSheaves {
+	if b.nrFull < b.maxFull {
 		if empty = b.popEmpty(); empty != nil {
 			b.pushFull(full)
 		}
@@ -123,10 +124,10 @@ func (b *barn) fullCount() int {
 }
 
 // putFull stores a full (or partly full) sheaf; false when the barn already
-// holds maxFullSheaves and force is not set.
-func (b *barn) putFull(sh *Sheaf, force bool) bool {
+// holds maxFull.
+func (b *barn) putFull(sh *Sheaf) bool {
 	b.mu.Lock()
-	ok := force || b.nrFull < maxFullSheaves
+	ok := b.nrFull < b.maxFull
 	if ok {
 		b.pushFull(sh)
 	}

@@ -25,6 +25,11 @@ type Config struct {
 	OnReport      func(Report)             // optional, receives debug reports; default prints to stderr
 	Trace         func(Event)              // optional trace hook, see Event
 
+	// MaxCachedObjects caps the free objects the cache may park in its
+	// per-P caches and its barn (0: the design's own bound). See bound.go
+	// for the bound and how the cap lowers it; Stats reports it.
+	MaxCachedObjects int
+
 	// PlainFreelist turns off free pointer hardening. By default free
 	// pointers are stored XORed with a per-cache random and their own
 	// address (CONFIG_SLAB_FREELIST_HARDENED), so that a stray write over a
@@ -119,6 +124,8 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		return nil, fmt.Errorf("slub: NewCache %s: sheaf capacity %d out of range 0..%d", name, cfg.SheafCapacity, 1<<16)
 	case cfg.MemoryLimit < 0:
 		return nil, fmt.Errorf("slub: NewCache %s: negative memory limit", name)
+	case cfg.MaxCachedObjects < 0:
+		return nil, fmt.Errorf("slub: NewCache %s: negative MaxCachedObjects", name)
 	case cfg.Design < 0 || cfg.Design >= numDesigns:
 		return nil, fmt.Errorf("slub: NewCache %s: unknown design %d", name, int(cfg.Design))
 	}
@@ -162,7 +169,7 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 	}
 	c.lockless = asm.Lockless() && !cfg.noDCAS && !c.isDebug()
 	c.node.minPartial = minPartialFor(c.size)
-	c.setDesign(cfg.Design, cfg.SheafCapacity)
+	c.setDesign(cfg.Design, cfg.SheafCapacity, cfg.MaxCachedObjects)
 	return c, nil
 }
 

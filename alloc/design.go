@@ -119,17 +119,16 @@ const (
 
 // setDesign picks the per-P layer, the backing of sheaves, the fast path
 // and the per-design sizes, and sets up the per-P data.
-func (c *Cache) setDesign(d Design, sheafCapacity int) {
+func (c *Cache) setDesign(d Design, sheafCapacity, maxCached int) {
 	switch {
 	case c.isDebug():
 		// Debug caches have no per-P layer in any design, as in the
 		// kernel: every operation checks the slab under list_lock.
 		c.pp = debugPercpu{}
+		c.barn.maxFull = maxFullSheaves
 		return
 	case d == Sheaves || d == Hybrid:
 		c.sheafCapacity = max(sheafCapacityFor(c.size), sheafCapacity)
-		c.pcs.Store(&pcpuArray{})
-		c.growPCS(gomaxprocs() - 1)
 		c.pp, c.backing, c.fast = sheavesPercpu{}, slabBacking{}, fastSheaves
 		if d == Hybrid {
 			c.pp, c.backing = hybridPercpu{}, cpuSlabPercpu{}
@@ -146,6 +145,13 @@ func (c *Cache) setDesign(d Design, sheafCapacity int) {
 	}
 	if d != Sheaves {
 		c.cpuPartial, c.cpuPartialSlabs = cpuPartialFor(c.size, c.objsPerSlab)
+	}
+	c.limitCached(maxCached)
+	if c.sheafCapacity > 0 {
+		c.pcs.Store(&pcpuArray{})
+		c.growPCS(gomaxprocs() - 1)
+	}
+	if d != Sheaves {
 		c.initCPUs()
 	}
 	if c.debug&DebugFailSlab != 0 {

@@ -141,6 +141,17 @@
 //	                        on the slab's own pair, sometimes list_lock)
 //	CPUSlabLocked    as CPUSlab without the localLock, with LOCK CMPXCHG16B
 //
+// # The bound on cached objects
+//
+// The free objects a cache parks above its slabs (sheaves, the barn, cpu
+// freelists, cpu partial slabs) are bounded per design by the number of Ps
+// and the sheaf capacity or slab size, from 840 objects of 64 bytes for
+// Sheaves at GOMAXPROCS=2 to 138 MiB of 256 KiB objects at 64 Ps; each can
+// pin a slab while the cache is idle. bound.go gives the formula;
+// Config.MaxCachedObjects lowers it (fewer barn sheaves, smaller sheaves,
+// shorter cpu partial lists), the barn never holds more full sheaves than
+// its limit, and Stats reports the bound in effect (MaxCachedObjects).
+//
 // # No-lock allocation (AllocNoLock, FreeNoLock; kmalloc_nolock)
 //
 // They never wait: every lock is try-locked, and new pages are mapped without

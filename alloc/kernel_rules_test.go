@@ -194,7 +194,7 @@ func TestPrefillFromSlabs(t *testing.T) {
 			fulls = append(fulls, f)
 		}
 		for _, f := range fulls {
-			c.barn.putFull(f, true)
+			c.barn.putFull(f)
 		}
 		if p.spare == nil {
 			p.spare = c.newSheaf(c.sheafCapacity)

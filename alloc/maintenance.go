@@ -282,14 +282,15 @@ func (c *Cache) validateQuiesced(r *reporter) []string {
 // while Stats walks the slabs: it is for monitoring, not for a hot path.
 func (c *Cache) Stats() Stats {
 	st := Stats{
-		Name:           c.name,
-		Design:         c.design,
-		ObjectSize:     c.objectSize,
-		Size:           c.size,
-		SlabSize:       c.slabPages * pageSize,
-		ObjectsPerSlab: c.objsPerSlab,
-		SheafCapacity:  c.sheafCapacity,
-		CPUPartial:     c.cpuPartial,
+		Name:             c.name,
+		Design:           c.design,
+		ObjectSize:       c.objectSize,
+		Size:             c.size,
+		SlabSize:         c.slabPages * pageSize,
+		ObjectsPerSlab:   c.objsPerSlab,
+		SheafCapacity:    c.sheafCapacity,
+		CPUPartial:       c.cpuPartial,
+		MaxCachedObjects: c.cachedBound(),
 	}
 	for i := range st.Counters {
 		st.Counters[i] = loadCounter(&c.stats[i])

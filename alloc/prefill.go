@@ -140,10 +140,12 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 		return
 	}
 	c.stat(SheafReturnSlow)
-	if c.barn.fullCount() < maxFullSheaves && c.refillSheaf(sh, false) && c.barn.putFull(sh, false) {
+	if c.barn.fullCount() < c.barn.maxFull && c.refillSheaf(sh, false) && c.barn.putFull(sh) {
 		c.stat(BarnPut)
 		return
 	}
+	// Flushed and kept as an empty barn sheaf, where the kernel frees it:
+	// the next prefill or free takes it instead of allocating one.
 	c.flushSheaf(sh)
-	c.stat(SheafFree)
+	c.stashEmpty(sh)
 }

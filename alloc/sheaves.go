@@ -190,8 +190,9 @@ func (c *Cache) takeEmptySpare() *Sheaf {
 // installSheaf puts a sheaf with objects where the P it now runs on can use
 // it: as main if main is empty, else as spare, else in the barn (the install
 // step of __pcs_replace_empty_main, which must cope with having moved to
-// another P while unpinned). Limits are ignored, as the kernel does: the
-// case is rare.
+// another P while unpinned). Where the kernel puts it in the barn whatever
+// the barn holds, it is flushed when the barn is full (BARN_PUT_FAIL), so
+// that the bound on cached objects (bound.go) holds.
 func (c *Cache) installSheaf(sh *Sheaf) {
 	var toEmpty, toFull *Sheaf
 	if p := c.pcsLock(); p != nil {
@@ -222,13 +223,7 @@ func (c *Cache) installSheaf(sh *Sheaf) {
 	}
 	if toFull != nil {
 		// Once in the barn the sheaf is anyone's: read its size first.
-		if n := toFull.size; n == 0 {
-			c.stashEmpty(toFull)
-		} else {
-			c.barn.putFull(toFull, true)
-			c.stat(BarnPut)
-			c.trace(EventBarnPut, nil, n)
-		}
+		c.parkFull(toFull)
 	}
 }
 
@@ -283,7 +278,7 @@ func (c *Cache) pcsPush(a uintptr, also StatItem) bool {
 // spare, take an empty barn sheaf and keep the full main as the spare; else
 // make a spare with room the main, else trade the full main for an empty
 // sheaf of the barn if its lock is free and it holds fewer than
-// maxFullSheaves full ones. It returns the new main, or nil.
+// maxFull full ones. It returns the new main, or nil.
 func (c *Cache) replaceFullMain(p *pcpuSheaves) *Sheaf {
 	if p.spare == nil {
 		// No spare: an empty barn sheaf becomes main and the full main the
@@ -356,15 +351,25 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 		c.stashEmpty(toEmpty)
 	}
 	if toFull != nil {
-		if n := toFull.size; c.barn.putFull(toFull, false) {
-			c.stat(BarnPut)
-			c.trace(EventBarnPut, nil, n)
-		} else {
-			c.stat(BarnPutFail)
-			c.flushSheaf(toFull)
-			c.stashEmpty(toFull)
-		}
+		c.parkFull(toFull)
 	}
+}
+
+// parkFull puts a sheaf with objects in the barn (BARN_PUT), or flushes it
+// and keeps it as an empty sheaf when the barn holds its limit
+// (BARN_PUT_FAIL).
+func (c *Cache) parkFull(sh *Sheaf) {
+	// Once in the barn the sheaf is anyone's: read its size first.
+	if n := sh.size; n > 0 && c.barn.putFull(sh) {
+		c.stat(BarnPut)
+		c.trace(EventBarnPut, nil, n)
+		return
+	}
+	if sh.size > 0 {
+		c.stat(BarnPutFail)
+		c.flushSheaf(sh)
+	}
+	c.stashEmpty(sh)
 }
 
 // allocNoLock is kmalloc_nolock on sheaves: the per-P sheaves (try-lock),

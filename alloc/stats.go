@@ -99,20 +99,24 @@ type Counters [NumStatItems]uint64
 type Stats struct {
 	Name           string
 	Design         Design
-	ObjectSize     int   // the size asked for
-	Size           int   // bytes per object slot, metadata included (the kernel's s->size)
-	SlabSize       int   // bytes per slab
-	ObjectsPerSlab int   // objects per slab
-	SheafCapacity  int   // sheaf capacity; 0 for the old design and debug caches
-	CPUPartial     int   // the old design's cpu_partial objects; 0 otherwise
-	Slabs          int64 // slabs held
-	PartialSlabs   int64 // slabs on the node partial list
-	Objects        int64 // object slots in all slabs
-	ActiveObjects  int64 // objects handed out to callers
-	CachedObjects  int64 // free objects held by per-P sheaves or cpu freelists and the barn
-	DeferredFrees  int64 // objects waiting on the FreeNoLock deferred list
-	SlabBytes      int64 // bytes of slab memory held
-	Counters       Counters
+	ObjectSize     int // the size asked for
+	Size           int // bytes per object slot, metadata included (the kernel's s->size)
+	SlabSize       int // bytes per slab
+	ObjectsPerSlab int // objects per slab
+	SheafCapacity  int // sheaf capacity; 0 for the old design and debug caches
+	CPUPartial     int // the old design's cpu_partial objects; 0 otherwise
+	// MaxCachedObjects is the most free objects the per-P caches and the
+	// barn may hold (bound.go): what Config.MaxCachedObjects asked for, or
+	// the design's own bound.
+	MaxCachedObjects int64
+	Slabs            int64 // slabs held
+	PartialSlabs     int64 // slabs on the node partial list
+	Objects          int64 // object slots in all slabs
+	ActiveObjects    int64 // objects handed out to callers
+	CachedObjects    int64 // free objects held by per-P sheaves or cpu freelists and the barn
+	DeferredFrees    int64 // objects waiting on the FreeNoLock deferred list
+	SlabBytes        int64 // bytes of slab memory held
+	Counters         Counters
 }
 
 // Counter returns the counter with the kernel name name (e.g.
