@@ -97,4 +97,3 @@ func TestInstallSheafRespectsBarnLimit(t *testing.T) {
 		mustFinish(t, c)
 	})
 }
-
