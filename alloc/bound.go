@@ -12,9 +12,10 @@ package alloc
 //	CPUSlab(Locked) P × (1 + cpuPartialSlabs) × objs  the cpu slab and cpu partial slabs per P
 //	Hybrid          both
 //
-// For 64-byte objects at P = 2 that is 840 objects for Sheaves and 1280 for
-// the cpu slab designs; for 256 KiB objects (cap 4, one per slab) 56 and 4 ×
-// (1 + 6) = 28, 14 MiB and 7 MiB; at P = 64, 138 MiB and 112 MiB.
+// For 64-byte objects at P = 2 that is 840 objects for Sheaves and 640 for
+// the cpu slab designs (4 cpu partial slabs of 64); for 256 KiB objects
+// (cap 4, one per slab, 12 cpu partial slabs) 56 and 26 objects, 14 MiB and
+// 6.5 MiB; at P = 64, 138 MiB and 208 MiB. Hybrid holds the sum.
 //
 // Config.MaxCachedObjects lowers it for one cache: the barn keeps fewer
 // full sheaves, then the sheaves get a smaller capacity, and the cpu
