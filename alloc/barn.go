@@ -56,36 +56,40 @@ func (b *barn) pushEmpty(sh *Sheaf) {
 	b.nrEmpty++
 }
 
-// replaceEmpty is barn_replace_empty_sheaf: trade an empty sheaf for a full
-// one (the empty limit is ignored: the sheaf exists already). nil when the
-// barn has no full sheaf or, with try, its lock is busy.
-func (b *barn) replaceEmpty(empty *Sheaf, try bool) *Sheaf {
+// replaceEmpty is barn_replace_empty_sheaf: trade the empty main for a full
+// sheaf (the sheaves exchange what they hold, and the barn keeps the
+// empty). false when the barn has no full sheaf or, with try, its lock is
+// busy.
+func (b *barn) replaceEmpty(main *sheafObjs, try bool) bool {
 	if !b.lock(try) {
-		return nil
+		return false
 	}
 	full := b.popFull()
 	if full != nil {
-		b.pushEmpty(empty)
+		main.swap(full)
+		b.pushEmpty(full)
 	}
 	b.mu.Unlock()
-	return full
+	return full != nil
 }
 
-// replaceFull is barn_replace_full_sheaf: trade a full sheaf for an empty
-// one; nil when the barn holds maxFull full ones, has no empty one
-// or, with try, its lock is busy.
-func (b *barn) replaceFull(full *Sheaf, try bool) *Sheaf {
+// replaceFull is barn_replace_full_sheaf: trade the full main for an empty
+// sheaf (they exchange what they hold, and the barn keeps the full one);
+// false when the barn holds maxFull full ones, has no empty one or, with
+// try, its lock is busy.
+func (b *barn) replaceFull(main *sheafObjs, try bool) bool {
 	if !b.lock(try) {
-		return nil
+		return false
 	}
 	var empty *Sheaf
 	if b.nrFull < b.maxFull {
 		if empty = b.popEmpty(); empty != nil {
-			b.pushFull(full)
+			main.swap(empty)
+			b.pushFull(empty)
 		}
 	}
 	b.mu.Unlock()
-	return empty
+	return empty != nil
 }
 
 func (b *barn) getFull() *Sheaf {

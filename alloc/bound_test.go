@@ -73,7 +73,7 @@ func TestInstallSheafRespectsBarnLimit(t *testing.T) {
 		freeAll(c, objs[:2*c.sheafCapacity]) // main and spare hold objects
 		for c.barn.fullCount() < c.barn.maxFull {
 			f := c.newSheaf(c.sheafCapacity)
-			if !c.refillSheaf(f, false) || !c.barn.putFull(f) {
+			if !c.refillSheaf(&f.sheafObjs, false) || !c.barn.putFull(f) {
 				t.Fatal("cannot fill the barn")
 			}
 		}
@@ -82,7 +82,7 @@ func TestInstallSheafRespectsBarnLimit(t *testing.T) {
 			t.Fatalf("main %d, spare %v: want both with objects", p.main.size, p.spare)
 		}
 		sh := c.newSheaf(c.sheafCapacity)
-		if !c.refillSheaf(sh, false) {
+		if !c.refillSheaf(&sh.sheafObjs, false) {
 			t.Fatal("refill failed")
 		}
 		fail := counter(c, BarnPutFail)

@@ -294,7 +294,7 @@ func (c *Cache) Alloc() unsafe.Pointer {
 		pid := procPin()
 		if pcs := c.pcs.Load(); pid < len(pcs.p) {
 			if p := &pcs.p[pid]; p.lock.tryLock() {
-				if m := p.main; m.size > 0 {
+				if m := &p.main; m.size > 0 {
 					m.size--
 					a := m.objs[m.size]
 					pstat(&p.stat[AllocFastpath])
@@ -357,7 +357,7 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 		pid := procPin()
 		if pcs := c.pcs.Load(); pid < len(pcs.p) {
 			if p := &pcs.p[pid]; p.lock.tryLock() {
-				if m := p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
+				if m := &p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
 					m.objs[m.size] = a
 					m.size++
 					pstat(&p.stat[FreeFastpath])
@@ -401,7 +401,7 @@ func (c *Cache) freeChecked(s *slab, a uintptr) {
 		pid := procPin()
 		if pcs := c.pcs.Load(); pid < len(pcs.p) {
 			if p := &pcs.p[pid]; p.lock.tryLock() {
-				if m := p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
+				if m := &p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
 					m.objs[m.size] = a
 					m.size++
 					pstat(&p.stat[FreeFastpath])

@@ -188,7 +188,7 @@ func TestPrefillFromSlabs(t *testing.T) {
 		var fulls []*Sheaf
 		for range maxFullSheaves {
 			f := c.newSheaf(c.sheafCapacity)
-			if !c.refillSheaf(f, false) {
+			if !c.refillSheaf(&f.sheafObjs, false) {
 				t.Fatal("refill failed")
 			}
 			fulls = append(fulls, f)

@@ -173,7 +173,7 @@ func (v *validation) fail(format string, args ...any) {
 
 // checkSheaf checks that every object of sh is an object of c, cached once
 // and on no slab freelist.
-func (v *validation) checkSheaf(c *Cache, where string, sh *Sheaf) {
+func (v *validation) checkSheaf(c *Cache, where string, sh *sheafObjs) {
 	if sh.size < 0 || sh.size > len(sh.objs) {
 		v.fail("%s sheaf: size %d, capacity %d", where, sh.size, len(sh.objs))
 		return

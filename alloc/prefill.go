@@ -16,7 +16,7 @@ func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 		return nil, fmt.Errorf("slub: %s: PrefillSheaf(%d): negative count", c.name, n)
 	}
 	if c.sheafCapacity == 0 || n > c.sheafCapacity {
-		sh := &Sheaf{objs: make([]uintptr, max(n, c.sheafCapacity)), cache: c, oversize: true}
+		sh := &Sheaf{sheafObjs: sheafObjs{objs: make([]uintptr, max(n, c.sheafCapacity))}, cache: c, oversize: true}
 		if c.sheafCapacity > 0 {
 			c.stat(SheafPrefillOversize)
 		}
@@ -68,8 +68,8 @@ func (c *Cache) fillSheaf(sh *Sheaf, n int) error {
 	}
 	if sh.oversize {
 		sh.size += c.allocBulkFresh(sh.objs[sh.size:n])
-	} else if !c.refillSheaf(sh, false) && c.reclaim() {
-		c.refillSheaf(sh, false)
+	} else if !c.refillSheaf(&sh.sheafObjs, false) && c.reclaim() {
+		c.refillSheaf(&sh.sheafObjs, false)
 	}
 	if sh.size < n {
 		return fmt.Errorf("slub: %s: cannot prefill a sheaf with %d objects: out of memory", c.name, n)
@@ -140,12 +140,12 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 		return
 	}
 	c.stat(SheafReturnSlow)
-	if c.barn.fullCount() < c.barn.maxFull && c.refillSheaf(sh, false) && c.barn.putFull(sh) {
+	if c.barn.fullCount() < c.barn.maxFull && c.refillSheaf(&sh.sheafObjs, false) && c.barn.putFull(sh) {
 		c.stat(BarnPut)
 		return
 	}
 	// Flushed and kept as an empty barn sheaf, where the kernel frees it:
 	// the next prefill or free takes it instead of allocating one.
-	c.flushSheaf(sh)
+	c.flushSheaf(&sh.sheafObjs)
 	c.stashEmpty(sh)
 }

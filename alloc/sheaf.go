@@ -8,16 +8,30 @@ import "unsafe"
 // P's owner under its localLock (or a remote locker); barn sheaves under the
 // barn lock; a prefilled Sheaf belongs to its caller.
 type Sheaf struct {
-	objs     []uintptr // len(objs) is the capacity
-	size     int
+	sheafObjs
 	cache    *Cache
 	next     *Sheaf // barn list link
 	oversize bool   // prefilled past the cache's capacity; never cached
 }
 
+// sheafObjs is what a sheaf holds: its array and how many objects are in
+// it. A P's main sheaf is a sheafObjs kept in the per-P structure itself, so
+// that the fast paths reach the array in one load; making another sheaf the
+// main exchanges the two sheafObjs and leaves the Sheaf struct with the old
+// main's array (swap).
+type sheafObjs struct {
+	objs []uintptr // len(objs) is the capacity
+	size int
+}
+
+func (o *sheafObjs) full() bool { return o.size == len(o.objs) }
+
+// swap exchanges what o and sh hold.
+func (o *sheafObjs) swap(sh *Sheaf) { *o, sh.sheafObjs = sh.sheafObjs, *o }
+
 func (c *Cache) newSheaf(capacity int) *Sheaf {
 	c.stat(SheafAlloc)
-	return &Sheaf{objs: make([]uintptr, capacity), cache: c}
+	return &Sheaf{sheafObjs: sheafObjs{objs: make([]uintptr, capacity)}, cache: c}
 }
 
 // Alloc pops an object from a prefilled sheaf. It returns nil only when the
@@ -41,10 +55,9 @@ func (s *Sheaf) Len() int { return s.size }
 // Capacity returns how many objects the sheaf can hold.
 func (s *Sheaf) Capacity() int { return len(s.objs) }
 
-func (s *Sheaf) full() bool { return s.size == len(s.objs) }
 
 // flushSheaf gives every object of sh back to the backing.
-func (c *Cache) flushSheaf(sh *Sheaf) {
+func (c *Cache) flushSheaf(sh *sheafObjs) {
 	if sh.size == 0 {
 		return
 	}
@@ -57,7 +70,7 @@ func (c *Cache) flushSheaf(sh *Sheaf) {
 
 // refillSheaf fills sh up to its capacity from the backing (refill_sheaf),
 // taking at least one object; false when not even one could be had.
-func (c *Cache) refillSheaf(sh *Sheaf, noblock bool) bool {
+func (c *Cache) refillSheaf(sh *sheafObjs, noblock bool) bool {
 	want := len(sh.objs) - sh.size
 	if want == 0 {
 		return true

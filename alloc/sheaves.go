@@ -1,21 +1,36 @@
 package alloc
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // The Sheaves design's per-P layer (Linux 7.0's slub_percpu_sheaves), which
 // the Hybrid design shares; they differ in what the sheaves refill from and
 // flush to (Cache.backing). The walks are in doc.go.
 
-// pcpuSheaves is one P's sheaves. main is never nil; spare is nil, empty,
-// full or (after ReturnSheaf) partly full. Only the P's owner, pinned and
-// holding lock, or a remote locker touches main, spare and stat.
+// pcpuSheaves is one P's sheaves. main is the main sheaf's array and count,
+// held here so that the fast paths reach them in the cache line of the lock
+// (sheafObjs); spare is nil, empty, full or (after ReturnSheaf) partly full.
+// Only the P's owner, pinned and holding lock, or a remote locker touches
+// main, spare and stat.
 type pcpuSheaves struct {
 	lock  localLock
-	main  *Sheaf
+	main  sheafObjs
 	spare *Sheaf
 	stat  [NumStatItems]uint64 // events counted while pinned; read atomically
-	_     [64]byte             // keep neighbouring Ps' lock words apart
+	// Keep neighbouring Ps' lock words apart, and make the size a power
+	// of two so that indexing by P id is a shift.
+	_ [pcpuSheavesSize - pcpuSheavesUsed]byte
 }
+
+// pcpuSheavesSize is the size of pcpuSheaves: a power of two with at least
+// a cache line to spare (a test checks both; raise it when the fields
+// grow).
+const (
+	pcpuSheavesUsed = unsafe.Sizeof(localLock{}) + unsafe.Sizeof(sheafObjs{}) + unsafe.Sizeof(uintptr(0)) + uintptr(NumStatItems)*8
+	pcpuSheavesSize = 512
+)
 
 // pcpuArray is a cache's per-P sheaves, indexed by P id, stored by value so
 // the fast path follows one pointer less. When GOMAXPROCS grows, a larger
@@ -46,7 +61,8 @@ func (c *Cache) growPCS(pid int) {
 			o := &old.p[i]
 			p.main, p.spare, p.stat = o.main, o.spare, o.stat
 		} else {
-			p.main = c.newSheaf(c.sheafCapacity)
+			c.stat(SheafAlloc)
+			p.main = sheafObjs{objs: make([]uintptr, c.sheafCapacity)}
 		}
 		a.locks[i] = &p.lock
 	}
@@ -95,11 +111,7 @@ func (sheavesPercpu) alloc(c *Cache) uintptr {
 func (c *Cache) pcsPop(also StatItem) uintptr {
 	var a uintptr
 	if p := c.pcsLock(); p != nil {
-		m := p.main
-		if m.size == 0 {
-			m = c.replaceEmptyMain(p)
-		}
-		if m != nil {
+		if m := &p.main; m.size > 0 || c.replaceEmptyMain(p) {
 			m.size--
 			a = m.objs[m.size]
 			pstat(&p.stat[AllocFastpath])
@@ -116,18 +128,17 @@ func (c *Cache) pcsPop(also StatItem) uintptr {
 
 // replaceEmptyMain is the pinned part of __pcs_replace_empty_main: swap with a
 // spare that has objects, else trade the empty main for a full sheaf of the
-// barn if its lock is free. It returns the new main, or nil.
-func (c *Cache) replaceEmptyMain(p *pcpuSheaves) *Sheaf {
+// barn if its lock is free. It reports whether main has objects now.
+func (c *Cache) replaceEmptyMain(p *pcpuSheaves) bool {
 	if sp := p.spare; sp != nil && sp.size > 0 {
-		p.spare, p.main = p.main, sp
-		return sp
+		p.main.swap(sp)
+		return true
 	}
-	if full := c.barn.replaceEmpty(p.main, true); full != nil {
-		p.main = full
+	if c.barn.replaceEmpty(&p.main, true) {
 		pstat(&p.stat[BarnGet])
-		return full
+		return true
 	}
-	return nil
+	return false
 }
 
 // sheavesAllocSlow runs unpinned when the main and spare sheaves are empty and
@@ -152,7 +163,7 @@ func (c *Cache) sheavesAllocSlow() uintptr {
 		if full == nil {
 			full = c.newSheaf(c.sheafCapacity)
 		}
-		if !c.refillSheaf(full, false) && !(c.reclaim() && c.refillSheaf(full, false)) {
+		if !c.refillSheaf(&full.sheafObjs, false) && !(c.reclaim() && c.refillSheaf(&full.sheafObjs, false)) {
 			c.stashEmpty(full)
 			return 0
 		}
@@ -198,12 +209,11 @@ func (c *Cache) installSheaf(sh *Sheaf) {
 	if p := c.pcsLock(); p != nil {
 		switch {
 		case p.main.size == 0:
-			old := p.main
-			p.main = sh
+			p.main.swap(sh) // sh holds the empty main now
 			if p.spare == nil {
-				p.spare = old
+				p.spare = sh
 			} else {
-				toEmpty = old
+				toEmpty = sh
 			}
 		case p.spare == nil:
 			p.spare = sh
@@ -250,7 +260,7 @@ func (c *Cache) pcsPush(a uintptr, also StatItem) bool {
 		pcsUnlock(nil)
 		return false
 	}
-	m := p.main
+	m := &p.main
 	if m.size > 0 && m.objs[m.size-1] == a {
 		pcsUnlock(p)
 		op := "Free"
@@ -259,10 +269,8 @@ func (c *Cache) pcsPush(a uintptr, also StatItem) bool {
 		}
 		c.doubleFree(op, a)
 	}
-	if m.full() {
-		m = c.replaceFullMain(p)
-	}
-	if m != nil {
+	ok := !m.full() || c.replaceFullMain(p)
+	if ok {
 		m.objs[m.size] = a
 		m.size++
 		pstat(&p.stat[FreeFastpath])
@@ -271,38 +279,38 @@ func (c *Cache) pcsPush(a uintptr, also StatItem) bool {
 		}
 	}
 	pcsUnlock(p)
-	return m != nil
+	return ok
 }
 
 // replaceFullMain is the pinned part of __pcs_replace_full_main: without a
-// spare, take an empty barn sheaf and keep the full main as the spare; else
-// make a spare with room the main, else trade the full main for an empty
-// sheaf of the barn if its lock is free and it holds fewer than
-// maxFull full ones. It returns the new main, or nil.
-func (c *Cache) replaceFullMain(p *pcpuSheaves) *Sheaf {
+// spare, take an empty barn sheaf as main and keep the full main as the
+// spare; else make a spare with room the main, else trade the full main for
+// an empty sheaf of the barn if its lock is free and it holds fewer than
+// maxFull full ones. It reports whether main has room now.
+func (c *Cache) replaceFullMain(p *pcpuSheaves) bool {
 	if p.spare == nil {
-		// No spare: an empty barn sheaf becomes main and the full main the
-		// spare. Nothing goes to the barn's full list.
+		// Nothing goes to the barn's full list.
 		var empty *Sheaf
 		if c.barn.lock(true) {
 			empty = c.barn.popEmpty()
 			c.barn.mu.Unlock()
 		}
-		if empty != nil {
-			p.spare, p.main = p.main, empty
+		if empty == nil {
+			return false
 		}
-		return empty
+		p.main.swap(empty) // empty holds the full main now
+		p.spare = empty
+		return true
 	}
 	if sp := p.spare; !sp.full() {
-		p.spare, p.main = p.main, sp
-		return sp
+		p.main.swap(sp)
+		return true
 	}
-	empty := c.barn.replaceFull(p.main, true)
-	if empty != nil {
-		p.main = empty
+	if c.barn.replaceFull(&p.main, true) {
 		pstat(&p.stat[BarnPut])
+		return true
 	}
-	return empty
+	return false
 }
 
 // sheavesFreeSlow runs unpinned when main and spare are full and the barn did
@@ -325,7 +333,7 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 		c.backing.freeOne(c, s, a, false)
 		return
 	}
-	m := p.main
+	m := &p.main
 	switch {
 	case m.size > 0 && m.objs[m.size-1] == a:
 		pcsUnlock(p)
@@ -335,16 +343,18 @@ func (c *Cache) sheavesFreeSlow(s *slab, a uintptr) {
 		// Moved to a P with room.
 		toEmpty = empty
 	case p.spare == nil:
-		p.spare, p.main = m, empty
+		m.swap(empty) // empty holds the full main now
+		p.spare = empty
 	case p.spare.size == 0:
 		toEmpty = p.spare
-		p.spare, p.main = m, empty
+		m.swap(empty)
+		p.spare = empty
 	default:
-		toFull = m
-		p.main = empty
+		m.swap(empty)
+		toFull = empty
 	}
-	p.main.objs[p.main.size] = a
-	p.main.size++
+	m.objs[m.size] = a
+	m.size++
 	pstat(&p.stat[FreeFastpath])
 	pcsUnlock(p)
 	if toEmpty != nil {
@@ -367,7 +377,7 @@ func (c *Cache) parkFull(sh *Sheaf) {
 	}
 	if sh.size > 0 {
 		c.stat(BarnPutFail)
-		c.flushSheaf(sh)
+		c.flushSheaf(&sh.sheafObjs)
 	}
 	c.stashEmpty(sh)
 }
@@ -421,12 +431,10 @@ func (c *Cache) pcsAllocBulk(dst []uintptr) int {
 		pcsUnlock(nil)
 		return 0
 	}
+	m := &p.main
 	for got < len(dst) {
-		m := p.main
-		if m.size == 0 {
-			if m = c.replaceEmptyMain(p); m == nil {
-				break
-			}
+		if m.size == 0 && !c.replaceEmptyMain(p) {
+			break
 		}
 		k := min(m.size, len(dst)-got)
 		copy(dst[got:got+k], m.objs[m.size-k:m.size])
@@ -455,10 +463,10 @@ func (c *Cache) pcsFreeBulk(src []uintptr) int {
 		pcsUnlock(nil)
 		return 0
 	}
+	m := &p.main
 	for done < len(src) {
-		m := p.main
 		if m.full() {
-			if m = c.replaceFullMain(p); m == nil {
+			if !c.replaceFullMain(p) {
 				if p.spare != nil {
 					// The barn did not trade (free_to_pcs_bulk's
 					// BARN_PUT_FAIL): full, no empty sheaf, or busy.
@@ -504,7 +512,7 @@ func (c *Cache) flushPCS() {
 		spare := p.spare
 		p.spare = nil
 		for {
-			m := p.main
+			m := &p.main
 			k := min(m.size, pcsBatchMax)
 			copy(batch[:k], m.objs[m.size-k:m.size])
 			m.size -= k
@@ -521,7 +529,7 @@ func (c *Cache) flushPCS() {
 			lockRemote(lock)
 		}
 		if spare != nil {
-			c.flushSheaf(spare)
+			c.flushSheaf(&spare.sheafObjs)
 			c.stat(SheafFree)
 		}
 	}
@@ -533,7 +541,7 @@ func (c *Cache) shrinkBarn() {
 	for sh := full; sh != nil; {
 		next := sh.next
 		sh.next = nil
-		c.flushSheaf(sh)
+		c.flushSheaf(&sh.sheafObjs)
 		c.stat(SheafFree)
 		sh = next
 	}
@@ -555,14 +563,14 @@ func (sheavesPercpu) validate(c *Cache, v *validation) {
 	pcs := c.pcs.Load()
 	for i := range pcs.p {
 		p := &pcs.p[i]
-		v.checkSheaf(c, fmt.Sprintf("P%d main", i), p.main)
+		v.checkSheaf(c, fmt.Sprintf("P%d main", i), &p.main)
 		if p.spare != nil {
-			v.checkSheaf(c, fmt.Sprintf("P%d spare", i), p.spare)
+			v.checkSheaf(c, fmt.Sprintf("P%d spare", i), &p.spare.sheafObjs)
 		}
 	}
 	nf, ne := 0, 0
 	for sh := c.barn.full; sh != nil; sh = sh.next {
-		v.checkSheaf(c, "barn", sh)
+		v.checkSheaf(c, "barn", &sh.sheafObjs)
 		nf++
 	}
 	for sh := c.barn.empty; sh != nil; sh = sh.next {

@@ -308,3 +308,12 @@ func TestRefillKeepsSlabsPacked(t *testing.T) {
 		mustFinish(t, c)
 	})
 }
+
+// The per-P structures are indexed by P id with a shift: their size is a
+// power of two, with a cache line between one P's lock word and the next
+// P's counters.
+func TestPerPSizes(t *testing.T) {
+	if n := unsafe.Sizeof(pcpuSheaves{}); n&(n-1) != 0 || n != pcpuSheavesSize || n-pcpuSheavesUsed < 64 {
+		t.Errorf("pcpuSheaves is %d bytes (%d used): want a power of two with 64 to spare", n, pcpuSheavesUsed)
+	}
+}
