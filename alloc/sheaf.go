@@ -55,7 +55,6 @@ func (s *Sheaf) Len() int { return s.size }
 // Capacity returns how many objects the sheaf can hold.
 func (s *Sheaf) Capacity() int { return len(s.objs) }
 
-
 // flushSheaf gives every object of sh back to the backing.
 func (c *Cache) flushSheaf(sh *sheafObjs) {
 	if sh.size == 0 {
