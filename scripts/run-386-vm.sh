@@ -17,7 +17,8 @@
 # directory (its tracked and untracked, not ignored files, so testdata and
 # the module's source are where the tests expect them) and the current
 # directory as the working directory. Without KVM qemu emulates the CPU
-# (TCG), about an order of magnitude slower than native.
+# (TCG): a boot takes about 5 seconds, and the tests run several times
+# slower than natively.
 #   - The environment goes in as it is, less PATH, HOME and the shell's own
 #     variables; the arguments go in unchanged.
 #   - Standard output and standard error come back on the serial console,

@@ -7,7 +7,7 @@
 # variables, so that no step is answered from the cache of another.
 #
 # GOARCH=386 runs natively where the kernel runs 386 binaries, else in a
-# virtual machine (scripts/run-386-vm.sh, about a minute) when
+# virtual machine (scripts/run-386-vm.sh, a few minutes) when
 # qemu-system-x86_64 is installed, else the tests are only built.
 #
 # Usage: bash scripts/test-all.sh
