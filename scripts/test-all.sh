@@ -2,7 +2,13 @@
 # test-all.sh runs the test matrix of DESIGN.md section 7: formatting, vet for
 # amd64 and arm64, the tests natively, with the race detector, with the
 # double-word CAS forced off, under qemu-aarch64 with and without the LSE
-# atomics, with -tags purego and for GOARCH=386, and every benchmark once.
+# atomics, with -tags purego and for GOARCH=386, and every benchmark once. It
+# also checks that go test keys its cache on the module's environment
+# variables, so that no step is answered from the cache of another.
+#
+# GOARCH=386 runs natively where the kernel runs 386 binaries, else in a
+# virtual machine (scripts/run-386-vm.sh, a few minutes) when
+# qemu-system-x86_64 is installed, else the tests are only built.
 #
 # Usage: bash scripts/test-all.sh
 #
@@ -11,7 +17,9 @@
 #   QEMU_PKGS     packages for the qemu steps (default: those of ./asm ./cpuid
 #                 ./alloc that exist and that PKGS includes)
 #   TEST_TIMEOUT  go test -timeout for each step (default 20m)
-#   GOFLAGS       passed through to every go command (e.g. -count=1)
+#   GOFLAGS       passed through to every go command (e.g. -count=1), but
+#                 the cache check
+#   GOSLUB_VM386  off: never run the 386 tests in a virtual machine
 #
 # Every step runs even after one fails; the summary at the end lists each
 # step's result and time, and the exit status is 1 if any step failed.
@@ -106,6 +114,30 @@ find_qemu() {
 	return 1
 }
 
+# env_in_cache_key checks that a run with GOSLUB_NODCAS=1 right after one
+# without it is not answered from the test cache (internal/envlog). The -run
+# pattern is new each time and matches no test, so the first run is never
+# cached and none costs more than a link; a second identical run must be
+# cached, or the check would prove nothing. GOFLAGS is cleared: -count=1
+# there would turn the cache off.
+env_in_cache_key() {
+	local run out
+	run="^TestNone$(date +%s%N)\$"
+	env -u GOSLUB_NODCAS GOFLAGS= go test -run "$run" "${pkgs[@]}" >/dev/null || return 1
+	out=$(env -u GOSLUB_NODCAS GOFLAGS= go test -run "$run" "${pkgs[@]}") || return 1
+	if grep '^ok' <<<"$out" | grep -v '(cached)'; then
+		echo "the packages above were not cached when run twice alike"
+		return 1
+	fi
+	out=$(env GOSLUB_NODCAS=1 GOFLAGS= go test -run "$run" "${pkgs[@]}") || return 1
+	if grep '(cached)' <<<"$out"; then
+		echo "the packages above were answered from the cache of a run without GOSLUB_NODCAS=1:"
+		echo "their TestMain must call envlog.Main (see internal/envlog)"
+		return 1
+	fi
+	echo "cached when run twice alike, run again with GOSLUB_NODCAS=1: $(grep -c '^ok' <<<"$out") packages"
+}
+
 # can_run_386 reports whether this kernel runs 386 binaries (it needs IA32
 # emulation, which some virtual machines leave out).
 can_run_386() {
@@ -130,6 +162,7 @@ step "go test" go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
 step "go test -race" go test -race -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
 step "go test, double-word CAS forced off" \
 	env GOSLUB_NODCAS=1 GOSLUB_TEST_WANT_DCAS=none go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+step "go test keys its cache on GOSLUB_NODCAS" env_in_cache_key
 
 if ((${#qemu_pkgs[@]} == 0)); then
 	note "qemu-aarch64" "no packages"
@@ -152,10 +185,17 @@ step "go test -tags purego" \
 
 if can_run_386; then
 	step "GOARCH=386 go test" env GOARCH=386 go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
+elif [[ ${GOSLUB_VM386:-} != off ]] && command -v qemu-system-x86_64 >/dev/null; then
+	step "GOARCH=386 go test in a VM (scripts/run-386-vm.sh)" \
+		env GOARCH=386 go test -timeout "$TEST_TIMEOUT" -exec "$PWD/scripts/run-386-vm.sh" "${pkgs[@]}"
 else
 	# Build the test binaries at least, so that 386 does not rot.
 	step "GOARCH=386 go vet and test build" sh -c 'GOARCH=386 go vet "$@" && GOARCH=386 go test -exec true "$@"' - "${pkgs[@]}"
-	note "GOARCH=386 go test" "this kernel cannot run 386 binaries"
+	if [[ ${GOSLUB_VM386:-} == off ]]; then
+		note "GOARCH=386 go test" "this kernel cannot run 386 binaries, and GOSLUB_VM386=off"
+	else
+		note "GOARCH=386 go test" "this kernel cannot run 386 binaries and qemu-system-x86_64 is missing"
+	fi
 fi
 
 step "benchmarks once" go test -run '^$' -bench . -benchtime 1x -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
