@@ -7,14 +7,16 @@ import "fmt"
 // flush to (Cache.backing). The walks are in doc.go.
 
 // pcpuSheaves is one P's sheaves. main is never nil; spare is nil, empty,
-// full or (after ReturnSheaf) partly full. Only the P's owner, pinned and
-// holding lock, or a remote locker touches main, spare and stat.
+// full or (after ReturnSheaf) partly full; rcuFree is nil or holds objects
+// freed with FreeRCU (rcu_sheaf.go). Only the P's owner, pinned and holding
+// lock, or a remote locker touches main, spare, rcuFree and stat.
 type pcpuSheaves struct {
-	lock  localLock
-	main  *Sheaf
-	spare *Sheaf
-	stat  [NumStatItems]uint64 // events counted while pinned; read atomically
-	_     [64]byte             // keep neighbouring Ps' lock words apart
+	lock    localLock
+	main    *Sheaf
+	spare   *Sheaf
+	rcuFree *Sheaf
+	stat    [NumStatItems]uint64 // events counted while pinned; read atomically
+	_       [64]byte             // keep neighbouring Ps' lock words apart
 }
 
 // pcpuArray is a cache's per-P sheaves, indexed by P id, stored by value so
@@ -44,7 +46,7 @@ func (c *Cache) growPCS(pid int) {
 		p := &a.p[i]
 		if i < len(old.p) {
 			o := &old.p[i]
-			p.main, p.spare, p.stat = o.main, o.spare, o.stat
+			p.main, p.spare, p.rcuFree, p.stat = o.main, o.spare, o.rcuFree, o.stat
 		} else {
 			p.main = c.newSheaf(c.sheafCapacity)
 		}
@@ -485,8 +487,9 @@ const pcsBatchMax = 32
 // flushPCS is pcs_flush_all for every P, run from any goroutine: the spare
 // is taken and flushed and its sheaf dropped, the main sheaf is flushed in
 // batches of pcsBatchMax copied out under the P's lock (sheaf_flush_main),
-// straight to the backing (the barn is skipped). Owners meanwhile find
-// their lock taken and use the slow paths.
+// straight to the backing (the barn is skipped), and the rcu_free sheaf is
+// handed to the grace-period domain, to be flushed when its grace period
+// ends. Owners meanwhile find their lock taken and use the slow paths.
 func (c *Cache) flushPCS() {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -498,6 +501,7 @@ func (c *Cache) flushPCS() {
 		lockRemote(lock)
 		spare := p.spare
 		p.spare = nil
+		rcu := c.takeRCUFree(p)
 		for {
 			m := p.main
 			k := min(m.size, pcsBatchMax)
@@ -518,6 +522,9 @@ func (c *Cache) flushPCS() {
 		if spare != nil {
 			c.flushSheaf(spare)
 			c.stat(SheafFree)
+		}
+		if rcu != nil {
+			c.queueRCUSheaf(rcu, rcuSheafDoneNoBarn)
 		}
 	}
 }
@@ -553,6 +560,9 @@ func (sheavesPercpu) validate(c *Cache, v *validation) {
 		v.checkSheaf(c, fmt.Sprintf("P%d main", i), p.main)
 		if p.spare != nil {
 			v.checkSheaf(c, fmt.Sprintf("P%d spare", i), p.spare)
+		}
+		if p.rcuFree != nil {
+			v.checkSheaf(c, fmt.Sprintf("P%d rcu_free", i), p.rcuFree)
 		}
 	}
 	nf, ne := 0, 0
