@@ -68,7 +68,7 @@ func (c *Cache) rcuBatches() *rcuBatchArray {
 }
 
 // batchFreeRCU puts a (with a debug cache's copy of it, snap) on this P's
-// batch, taking the cache's spare batch or a new one when the P has none,
+// batch, taking one from the cache's pool when the P has none,
 // and hands the batch over when it fills. A P beyond the slots, or one a
 // remote locker holds, queues a on its own. The cheap double-free checks
 // (a on top of the batch, or of the freelist of its slab s, which debug
@@ -135,9 +135,13 @@ func (c *Cache) batchFreeRCU(s *slab, a uintptr, snap []byte) {
 	c.queueRCUBatch(b)
 }
 
-// getRCUBatch returns the cache's spare batch, or a new one.
+// getRCUBatch returns an empty batch of the cache's pool, or a new one.
+// The pool is the kernel's cache of pages for kfree_rcu batches (its
+// shrinker trims it; the garbage collector trims this one): batches come
+// back in bursts, a grace period's worth at a time, and are needed again
+// as fast.
 func (c *Cache) getRCUBatch() *rcuBatch {
-	if b := c.rcu.spare.Swap(nil); b != nil {
+	if b, _ := c.rcu.batchPool.Get().(*rcuBatch); b != nil {
 		return b
 	}
 	b := &rcuBatch{cache: c}
@@ -147,11 +151,10 @@ func (c *Cache) getRCUBatch() *rcuBatch {
 	return b
 }
 
-// putRCUBatch keeps an empty batch as the cache's spare, unless it has one;
-// nil is a no-op.
+// putRCUBatch returns an empty batch to the cache's pool; nil is a no-op.
 func (c *Cache) putRCUBatch(b *rcuBatch) {
 	if b != nil {
-		c.rcu.spare.CompareAndSwap(nil, b)
+		c.rcu.batchPool.Put(b)
 	}
 }
 
@@ -167,8 +170,8 @@ func (c *Cache) queueRCUBatch(b *rcuBatch) {
 
 // rcuBatchDone runs on the domain's goroutine once the batch's grace
 // period has ended: its objects are freed through the cache's normal bulk
-// free path (for a debug cache, checked first), and the batch is kept as
-// the spare.
+// free path (for a debug cache, checked first), and the batch goes back
+// to the pool.
 func rcuBatchDone(h *rcuHead) {
 	b := (*rcuBatch)(unsafe.Pointer(h))
 	c := b.cache

@@ -11,6 +11,7 @@ package alloc
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -20,9 +21,9 @@ type rcuState struct {
 	config   *RCU // Config.RCU; nil: the default domain
 	typesafe bool // Config.TypesafeByRCU
 
-	domain  atomic.Pointer[RCU]           // the domain, once FreeRCU or a typesafe slab free has used it
-	batches atomic.Pointer[rcuBatchArray] // per-P kfree_rcu batches, made on first use
-	spare   atomic.Pointer[rcuBatch]      // an empty batch kept for the next P that needs one
+	domain    atomic.Pointer[RCU]           // the domain, once FreeRCU or a typesafe slab free has used it
+	batches   atomic.Pointer[rcuBatchArray] // per-P kfree_rcu batches, made on first use
+	batchPool sync.Pool                     // empty batches, for the next P that needs one (*rcuBatch)
 
 	// queued counts the objects of sheaves and batches handed to the
 	// domain and not yet back: it goes up before the hand-over and down
