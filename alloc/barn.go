@@ -13,7 +13,7 @@ type barn struct {
 }
 
 // maxFullSheaves is MAX_FULL_SHEAVES. (MAX_EMPTY_SHEAVES bounds only the
-// kfree_rcu path, which this allocator does not have yet.)
+// kfree_rcu path: rcu_sheaf.go.)
 const maxFullSheaves = 10
 
 func (b *barn) lock(try bool) bool {

@@ -29,6 +29,17 @@ type Config struct {
 	// per-P caches and its barn (0: the design's own bound). See bound.go
 	// for the bound and how the cap lowers it; Stats reports it.
 	MaxCachedObjects int
+	// RCU is the grace-period domain that FreeRCU and TypesafeByRCU wait
+	// on; nil means DefaultRCU(). Close a domain only once the caches that
+	// use it are destroyed (rcu_free.go).
+	RCU *RCU
+	// TypesafeByRCU is SLAB_TYPESAFE_BY_RCU: a freed object may be reused
+	// at once, but a slab's pages go back to the page heap only after a
+	// grace period of RCU, so a reader inside a read-side section that
+	// holds a stale pointer still reads an object of this cache (it must
+	// check that the object is still the one it wanted). The free pointer
+	// lives outside the object, as with a Ctor, and P poisoning is off.
+	TypesafeByRCU bool
 
 	// PlainFreelist turns off free pointer hardening. By default free
 	// pointers are stored XORed with a per-cache random and their own
@@ -94,6 +105,7 @@ type Cache struct {
 
 	spareSlabs spareSlabs // structs of freed slabs, for new ones
 	deferred   deferredList
+	rcu        rcuState // FreeRCU and TypesafeByRCU (rcu_free.go)
 	destroyed  atomic.Bool
 	stats      Counters // atomic; events counted outside pinned sections
 }
@@ -145,6 +157,7 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		heap:       h,
 		limit:      limit,
 	}
+	c.rcu.config, c.rcu.typesafe = cfg.RCU, cfg.TypesafeByRCU
 	c.layout()
 	if debug&DebugNoHigherOrder != 0 && debug&debugCacheFlags != 0 && pageOrder(c.size) > pageOrder(size) {
 		// slab_debug=O: no debugging that raises the page order. The
@@ -179,9 +192,10 @@ func (c *Cache) layout() {
 	c.dbg = nil
 	if c.debug&debugCacheFlags != 0 {
 		c.debugLayout(obj)
-	} else if c.ctor != nil {
+	} else if c.ctor != nil || c.rcu.typesafe {
 		// The free pointer goes after the object so that a constructed
-		// object keeps its state across free and reuse.
+		// object keeps its state across free and reuse, and a reader of a
+		// TypesafeByRCU object never sees it.
 		c.fpOffset = uintptr(alignUp(obj, 8))
 		c.size = alignUp(int(c.fpOffset)+8, c.align)
 	} else {

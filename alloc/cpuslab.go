@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/goslub/slub/asm"
 )
@@ -34,8 +35,14 @@ type kmemCacheCPU struct {
 	// can use the same P's structure at once (one migrated meanwhile) and
 	// lose an increment: that variant's fast-path counters are approximate.
 	stat [NumStatItems]uint64
-	_    [64]byte
+	_    [56]byte
 }
+
+// A kmemCacheCPU must stay within 512 bytes: the Go allocator puts an
+// 8-byte header before larger objects that hold pointers, and the pair
+// would lose its 16-byte alignment. In the 512-byte size class the next
+// object's pair is a cache line away from this one's counters.
+var _ [512 - unsafe.Sizeof(kmemCacheCPU{})]byte
 
 type cpuArray struct {
 	c       []*kmemCacheCPU

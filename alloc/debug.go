@@ -12,9 +12,10 @@ package alloc
 // so each alloc and free can look at the whole slot and at the slab's
 // freelist. Besides the bytes in the slots, each slab keeps a state word per
 // object on the Go heap (slabDebug), where no stray write into slab memory
-// can reach it: free, allocated or deferred, and for a kmalloc object the
-// size that was asked for. The freelist in slab memory is checked against it
-// before it is followed, and rebuilt from it when it is found corrupt.
+// can reach it: free, allocated, deferred or waiting for a grace period
+// (FreeRCU), and for a kmalloc object the size that was asked for. The
+// freelist in slab memory is checked against it before it is followed, and
+// rebuilt from it when it is found corrupt.
 
 import (
 	"fmt"
@@ -45,8 +46,12 @@ const (
 	DebugRedZone
 	// DebugPoison (P) fills free objects with 0x6b ending in 0xa5 and
 	// checks the poison when they are allocated again (a write after free).
-	// Caches with a constructor keep their objects' contents instead, as in
-	// the kernel.
+	// Caches with a constructor or TypesafeByRCU keep their objects'
+	// contents instead, as in the kernel. An object freed with FreeRCU is
+	// poisoned only once its grace period has ended (readers may read it
+	// until then); the letter makes FreeRCU keep a copy of it and the end
+	// of the grace period compare, so that a write during the grace
+	// period is reported (ReportRCUWrite).
 	DebugPoison
 	// DebugStoreUser (U) records where each object was last allocated and
 	// freed (call stack, P, time) and shows it in reports.
@@ -231,9 +236,10 @@ type debugState struct {
 }
 
 // slabDebug is a debug slab's per-object state, off the slab. Each word is
-// objFree, objAllocated or objDeferred in the low two bits and the
+// objFree, objAllocated, objDeferred or objRCU in the low two bits and the
 // requested size above them. Changed under list_lock, except that FreeNoLock
-// moves an allocated object to objDeferred with a CAS when the lock is busy.
+// moves an allocated object to objDeferred with a CAS when the lock is busy,
+// and FreeRCU moves it to objRCU with a CAS.
 type slabDebug struct {
 	obj  []uint32
 	seen []uint64 // scratch bitmap for freelist walks, under list_lock
@@ -243,6 +249,7 @@ const (
 	objFree      = 0
 	objAllocated = 1
 	objDeferred  = 2 // freed by FreeNoLock, waiting on the deferred list
+	objRCU       = 3 // freed by FreeRCU, waiting for its grace period (rcu_debug.go)
 	objStateMask = 3
 )
 
@@ -262,7 +269,7 @@ func (c *Cache) debugLayout(obj int) {
 	d := &debugState{
 		check:   c.debug&DebugConsistency != 0,
 		redzone: c.debug&DebugRedZone != 0,
-		poison:  c.debug&DebugPoison != 0 && c.ctor == nil,
+		poison:  c.debug&DebugPoison != 0 && c.ctor == nil && !c.rcu.typesafe,
 		user:    c.debug&DebugStoreUser != 0,
 		kmalloc: c.heap != nil,
 		objEnd:  c.objectSize,

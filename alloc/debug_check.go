@@ -217,7 +217,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 		c.deliver(&r)
 		return !ok
 	}
-	c.freeDebugAndUnlock(&r, s, a, t, false)
+	c.freeDebugAndUnlock(&r, s, a, t, objAllocated)
 	return true
 }
 
@@ -226,14 +226,14 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
 	var r reporter
 	c.node.lock(false)
-	c.freeDebugAndUnlock(&r, s, a, track{}, true)
+	c.freeDebugAndUnlock(&r, s, a, track{}, objDeferred)
 }
 
 // freeDebugAndUnlock frees a with list_lock held, drops the lock, and then
 // does what needs no lock: the emptied slab's pages, the counter, the
 // reports and the trace.
-func (c *Cache) freeDebugAndUnlock(r *reporter, s *slab, a uintptr, t track, deferred bool) {
-	freed, discard := c.freeDebugLocked(r, s, a, t, deferred)
+func (c *Cache) freeDebugAndUnlock(r *reporter, s *slab, a uintptr, t track, from uint32) {
+	freed, discard := c.freeDebugLocked(r, s, a, t, from)
 	var ot objTrace
 	if freed {
 		ot = c.noteTrace(EventFree, s, a)
@@ -270,22 +270,19 @@ func (c *Cache) markDeferred(r *reporter, s *slab, a uintptr, t track) bool {
 	}
 }
 
-// freeDebugLocked checks and frees object a of slab s. It returns whether
-// the object was freed, and whether s became an empty slab beyond
-// min_partial that is now off every list and must go back to the page heap.
-func (c *Cache) freeDebugLocked(r *reporter, s *slab, a uintptr, t track, deferred bool) (freed, discard bool) {
+// freeDebugLocked checks and frees object a of slab s, which the caller's
+// path finds in state from: objAllocated (Free), objDeferred (a drained
+// FreeNoLock) or objRCU (a FreeRCU whose grace period has ended); in any
+// other it is a double free. It returns whether the object was freed, and
+// whether s became an empty slab beyond min_partial that is now off every
+// list and must go back to the page heap.
+func (c *Cache) freeDebugLocked(r *reporter, s *slab, a uintptr, t track, from uint32) (freed, discard bool) {
 	d := s.dbg
 	i := c.slotIndex(s, a)
 	w := d.load(i)
-	switch w & objStateMask {
-	case objFree:
+	if w&objStateMask != from {
 		c.reportDoubleFree(r, s, a, w)
 		return false, false
-	case objDeferred:
-		if !deferred {
-			c.reportDoubleFree(r, s, a, w)
-			return false, false
-		}
 	}
 	c.checkSlot(r, s, a, w, c.dbg.check)
 	if c.dbg.check {
@@ -322,9 +319,12 @@ func (c *Cache) freeDebugLocked(r *reporter, s *slab, a uintptr, t track, deferr
 
 func (c *Cache) reportDoubleFree(r *reporter, s *slab, a uintptr, w uint32) {
 	rep := c.newReport(ReportDoubleFree, s, a)
-	if w&objStateMask == objDeferred {
+	switch w & objStateMask {
+	case objDeferred:
 		rep.Message = fmt.Sprintf("double free of %#x, which FreeNoLock freed and which waits on the deferred list", a)
-	} else {
+	case objRCU:
+		rep.Message = fmt.Sprintf("double free of %#x, which FreeRCU freed and which waits for its grace period", a)
+	default:
 		rep.Message = fmt.Sprintf("double free of %#x, which is free", a)
 	}
 	rep.Fix = "Ignoring the free"

@@ -17,6 +17,9 @@
 //	barn        a cache's shared lists of full and empty sheaves (barn.go)
 //	per-P       state owned by one P: sheaves (sheaves.go) or a cpu slab (cpuslab*.go)
 //	kmalloc     the size-class Heap (kmalloc.go)
+//	RCU domain  grace periods and the queue of deferred frees (rcu.go, rcu_callback.go)
+//	rcu_free    a P's sheaf of objects freed with FreeRCU (rcu_sheaf.go)
+//	kfree_rcu   a P's batch of objects freed with FreeRCU (rcu_batch.go)
 //
 // # The designs
 //
@@ -73,6 +76,11 @@
 // sheaf out in batches of 32 under the P's lock, and flush and drop the
 // spare.
 //
+// FreeRCU pushes onto a third per-P sheaf, rcu_free, the same way; a full
+// one goes whole to the grace-period domain and, once its grace period has
+// ended, into the barn as a full sheaf, so that its objects go from one
+// sheaf to the next without touching their slabs (see Deferred frees).
+//
 // # CPUSlab and CPUSlabLocked
 //
 // Each P owns a frozen cpu slab whose freelist is detached into the per-P
@@ -112,6 +120,10 @@
 //     (CPUSLAB_FLUSH), as the kernel does after new_slab.
 //  4. Bulk allocation pops the cpu freelist with the per-P lock held and
 //     calls the slow path only to load the next one (__kmem_cache_alloc_bulk).
+//  5. FreeRCU puts the object in the P's kfree_rcu batch, a page of
+//     pointers; a full batch goes to the grace-period domain, and after the
+//     grace period its objects take the bulk free path, cpu freelist or
+//     __slab_free (kfree_bulk; see Deferred frees).
 //
 // CPUSlabLocked's holder of mu keeps the lockless paths safe by publishing
 // a new freelist while the slab pointer is nil and only then setting the
@@ -140,6 +152,10 @@
 //	                        this P's cpu slab, else __slab_free (a LOCK CMPXCHG16B
 //	                        on the slab's own pair, sometimes list_lock)
 //	CPUSlabLocked    as CPUSlab without the localLock, with LOCK CMPXCHG16B
+//	FreeRCU          the pointer check, then, pinned: the sheaves' (or the batch's)
+//	                 localLock, the double-free compares, a push; no atomic
+//	                 read-modify-write until a full sheaf (or batch of 508) is
+//	                 handed over with one CAS
 //
 // # The bound on cached objects
 //
@@ -187,6 +203,218 @@
 // functions rather than the written-out fast path. AllocNoLock keeps
 // working with try-locks.
 //
+// # Grace periods (RCU)
+//
+// An RCU domain (type RCU, rcu.go) gives grace periods in user space, in the
+// manner of the kernel's SRCU (kernel/rcu/srcutree.c), with the readers'
+// full barriers taken off the fast path by membarrier(2) as in liburcu's
+// urcu-memb flavour. Its callback queue, which FreeRCU's deferred frees go
+// through, and the domain's goroutine that runs them are in rcu_callback.go.
+//
+// # RCU: the counters
+//
+// A domain has an index, idx, of which readers use the low bit, and for
+// every P a slot of four counters: lock[0], lock[1], unlock[0], unlock[1]
+// (rcuPerP). A slot is written only by the goroutine pinned to its P, so
+// its counters need no atomic read-modify-write; the grace-period code
+// reads them with atomic loads. Slots are 128 bytes apart, so two Ps never
+// write the same cache line (or the adjacent-line pair that some CPUs
+// prefetch together).
+//
+// A reader:
+//
+//	ReadLock:   pin; i := idx & 1; lock[i]++ in this P's slot; unpin  (barrier B)
+//	            return the token (domain tag | i)
+//	ReadUnlock: (barrier C) pin; unlock[i]++ in this P's slot; unpin
+//
+// The lock and the unlock of one section may land in the slots of two
+// different Ps, because the goroutine may move between them inside the
+// section: that is why locks and unlocks are counted apart, per index, and
+// compared only as sums over all Ps. Sections nest: each ReadLock is
+// counted on its own and returns its own token.
+//
+// The grace-period code checks an index i (srcu_readers_active_idx_check):
+//
+//	U := sum over all slots of unlock[i]
+//	barrier A
+//	L := sum over all slots of lock[i]
+//	drained(i) := L == U
+//
+// A grace period (srcu_advance_state's two scans), under gpMu:
+//
+//	seq++                       (odd: a grace period is in progress)
+//	wait until drained(1 ^ (idx & 1))   the index readers do not use now
+//	idx++                       (the flip)
+//	wait until drained(1 ^ (idx & 1))   the index readers used before the flip
+//	seq++                       (even: completed)
+//
+// A wait polls: a check without barrier A first, and the full check only
+// when that one finds L == U (or L < U, to tell misuse apart), so that a
+// reader that stays inside for long costs no barrier per poll. Only the
+// full check decides. The flip has no barrier of its own. Polls yield the
+// P (runtime.Gosched) for the first rcuSpinPolls tries, then sleep from
+// rcuPollMin doubling up to rcuPollMax.
+//
+// # RCU: the barriers
+//
+// Where the process is registered for expedited membarrier (Linux), the
+// reader's B and C are compiler barriers only: the counter increments are
+// plain stores, ordered against the section's own loads by the calls to
+// procPin and procUnpin, which the compiler cannot look into. Barrier A is
+// asymmetricFence, a membarrier(2) system call: it runs a full barrier on
+// every CPU that runs a thread of the process, and a thread that is not
+// running has passed one in the context switch. For each reader this
+// barrier falls at some point p of its program, which is what stands in for
+// B and C:
+//
+//   - A reader whose unlock increment the updater read before barrier A ran
+//     its barrier p after that increment, hence after its lock increment,
+//     hence the lock increment is visible to the updater's reads that
+//     follow barrier A; and every access of its section came before p, so
+//     before anything the updater does after the grace period (the free).
+//     (A goroutine that moved to another thread inside its section did so
+//     through the scheduler's own synchronization, which keeps its
+//     program order; the barrier is cumulative over what that thread saw.)
+//   - A reader whose lock increment the updater's reads after barrier A did
+//     not see ran p before that increment, so its section's loads come after
+//     p and see every store the updater made before barrier A, in
+//     particular the store that unpublished the object.
+//
+// These two facts are all the proof below uses.
+//
+// Without membarrier (other systems, or a kernel without it: ownerFence),
+// every counter access of readers and updater is an atomic operation of
+// sync/atomic, which Go makes sequentially consistent: B and C are the
+// atomic increments themselves, A is program order between atomic loads,
+// and the two facts above follow from sequential consistency. Readers then
+// pay two atomic read-modify-writes per section, on their own P's cache
+// line. Race detector builds count atomically too, so that the detector
+// sees the synchronization (rcu_count_race.go), and so do 32-bit
+// platforms, where a plain 64-bit store may tear.
+//
+// The updater's and the readers' own accesses to the structure they share
+// (publishing and loading a pointer) must be atomic operations, as the Go
+// memory model requires of any data shared without a lock.
+//
+// # RCU: why a grace period waits for every reader inside when it began
+//
+// Take a grace period G and a reader section S that locked index i. G checks
+// both indices, so one check of G is the final, successful check of i.
+//
+//  1. The final check's barrier A orders the U sum before the L sum. Every
+//     unlock counted in U belongs to a section whose lock came earlier in
+//     that reader's program and, by the first case above, is counted in L.
+//     So U counts only sections that L also counts, and L == U means that
+//     every section counted in L had also unlocked when U was read.
+//  2. If S's lock is counted in L, then S had unlocked before G ended, and
+//     all of S's accesses came before anything that follows G.
+//  3. If S's lock is not counted in L, then by the second case above S's
+//     loads see every store made before G began, so S cannot load a
+//     pointer that was unpublished before G: S began after G in the sense
+//     that matters.
+//
+// Both indices must be checked in each grace period because a reader may
+// read idx just before a flip and increment lock[old] long after it (its
+// thread descheduled in between), while the next grace period already
+// treats the other index as the one to drain; the check of the index
+// readers do not use now finds such a late reader. The flip between the
+// two waits is for progress, not safety: a check of the index that new
+// readers are entering may never see L == U, while an index no reader
+// starts on any more drains as its readers leave.
+//
+// Counter wrap: the counters are uint64 and are summed and compared modulo
+// 2^64. L - U, as true integers, is the number of sections that L counts and
+// U does not, which is never more than the number of ReadLock calls the
+// process made during the check; it would take 2^64 of them (centuries)
+// for L == U modulo 2^64 to hold falsely. seq is compared the same way
+// (seqDone). L - U below zero, read as a signed number, cannot happen in
+// correct use: it means an unlock without its lock (a token unlocked twice,
+// or made up), and the domain stops with an error rather than end grace
+// periods early.
+//
+// # RCU: what a reader costs
+//
+// With membarrier, on amd64: procPin and procUnpin (two calls that
+// increment and decrement the M's lock count), two loads (the per-P array
+// and idx), a bounds check and an add to memory, both for ReadLock and for
+// ReadUnlock; no atomic read-modify-write, no fence, no shared cache line
+// written. ReadUnlock also compares the token with the domain's tag. The
+// updater pays instead: two membarrier calls or more per grace period.
+//
+// # RCU: growing with GOMAXPROCS
+//
+// The slots live in an rcuArray made for max(GOMAXPROCS, NumCPU) Ps. A
+// reader on a P beyond it counts in the array's shared overflow slot with
+// atomic adds: correct, only slower. Each grace period begins by making a
+// larger array when GOMAXPROCS has grown; the old one stays linked behind
+// it (prev), because readers that loaded it may still count there, and the
+// sums walk the whole chain. Arrays change only under gpMu, so during one
+// grace period the chain it sums is fixed and holds every slot any reader
+// can reach.
+//
+// # Deferred frees (FreeRCU, kfree_rcu)
+//
+// FreeRCU frees an object once a grace period of the cache's domain
+// (Config.RCU, else DefaultRCU) has ended. It checks the pointer as Free
+// does and never waits: the objects wait per P, and a P hands a whole
+// sheaf or batch to the domain (a CAS push onto its callback queue), whose
+// goroutine, after the grace period, puts the objects back:
+//
+//	design          where FreeRCU puts the object      after the grace period
+//	Sheaves,        the P's rcu_free sheaf, made of     to the barn as a full sheaf (BARN_PUT)
+//	Hybrid          the empty spare, an empty barn      while it holds fewer than 10, else
+//	                sheaf or a new one (FREE_RCU_SHEAF) flushed (BARN_PUT_FAIL) and kept empty
+//	                                                    while it holds fewer than 10 empty
+//	CPUSlab,        the P's kfree_rcu batch, a page     freed through the cache's bulk free
+//	CPUSlabLocked   of pointers (FREE_RCU_BATCH)        path (kfree_bulk)
+//	debug caches    a batch, once a CAS of its state     compared with the copy (a write during
+//	                word claims it (objRCU), with a     the grace period is ReportRCUWrite),
+//	                copy (P letter); red zones checked  then freed as Free frees
+//
+// The rcu_free sheaf is __kfree_rcu_sheaf: pinned, under the P's sheaves
+// lock, the barn only tried, a new sheaf made unpinned. When the P's
+// sheaves cannot be had (a remote locker holds them; a P that has none
+// yet) the object goes to the P's batch instead (FREE_RCU_SHEAF_FAIL), as
+// the kernel falls back to its classic batching; a P beyond the batch
+// slots (GOMAXPROCS grew) queues the object on its own. A full sheaf or
+// batch is handed over at once (RCU_QUEUE, EventRCUQueue); a partial one
+// waits for more frees, or for a flush: pcs_flush_all and the other flushes
+// of flushAll (Shrink, Destroy, reclaim under memory pressure) hand it over
+// too, and a sheaf handed over by a flush is flushed to the backing when it
+// comes back (rcu_free_sheaf_nobarn). So at most a sheaf's or a batch's
+// worth of objects per P waits without a grace period of its own in
+// sight, as in the kernel's sheaves. When objects come back they count in
+// RCU_FREE and EventRCUDone, on the domain's goroutine.
+//
+// Objects waiting count as in use on their slabs and in Stats.RCUPending
+// (per P under the P's lock, queued in one counter per cache updated once
+// per hand-over), not in ActiveObjects. Shrink and Destroy hand everything
+// over and wait (rcu_barrier), so Destroy counts no waiting object as
+// leaked; on a closed domain they wait for a grace period and free the
+// leftovers themselves, and Destroy fails, freeing nothing, on a stopped
+// one. FreeRCUSync is kvfree_rcu_mightsleep: Synchronize, then Free.
+//
+// FreeRCU takes only try-locks (the sheaves' and batches' localLocks, the
+// barn, a debug cache's list_lock), allocates only Go memory (a sheaf, a
+// batch, a debug cache's copy), and runs no code of the caller's but the
+// Trace hook at EventRCUQueue and a debug cache's OnReport: a hook may call
+// it, as it may call FreeNoLock, and so may a reader inside its section.
+// The one lock it waits for is the leaf that guards a heap's table of large
+// allocations, which a large allocation leaves at once (its pages go back
+// after the grace period).
+//
+// # TypesafeByRCU caches
+//
+// SLAB_TYPESAFE_BY_RCU: objects are freed and reused at once, but a slab
+// the cache gives up (an empty slab past min_partial, Shrink, Destroy)
+// leaves the cache's page table entries at once and goes back to the page
+// heap only after a grace period (rcu_free_slab, typesafe.go), so a reader
+// that holds a stale pointer inside its section reads an object of the
+// cache. The free pointer lives after the object, as with a Ctor, and P
+// poisoning is off; readers must check that the object is still the one
+// they looked for (a key or a generation in it). Stats.RCUSlabs counts the
+// slabs waiting.
+//
 // # Lock order
 //
 //  1. Cache.growMu: growing the per-P arrays when GOMAXPROCS grows; Validate
@@ -211,7 +439,17 @@
 //
 // Leaves, never held while taking another: Heap.largeMu (large allocations
 // by address), the stack depot's mu (call sites of debug caches, taken
-// before the allocator's locks), the failslab state's mu.
+// before the allocator's locks), the failslab state's mu, the kfree_rcu
+// batches' localLocks (the owner pinned; remote lockers hold flushMu and
+// may hold the locks of quiesce). The RCU domain's own locks (gpMu, endMu)
+// are never held while the domain's goroutine runs deferred frees, which
+// take the allocator's locks like any caller.
+//
+// FreeRCU takes the sheaves' localLock pinned and then tries the barn, as
+// the free fast path does, or the batch's localLock alone. Nothing waits
+// for a grace period while holding an allocator lock: Shrink and Destroy
+// wait before they take any, and a trace hook must not wait for the
+// domain (EventRCUDone's hook runs on the goroutine it would wait for).
 //
 // Pinned sections take no lock that can wait: only localLocks, the barn and
 // (CPUSlab, caches without the double-word CAS) list_lock with TryLock.
@@ -238,11 +476,12 @@
 //
 // For every slab: inuse + len(freelist) == objects; the freelist holds only
 // slots of that slab, without a cycle. Every object is in exactly one of:
-// handed out, a sheaf (or cpu freelist), a slab freelist, the deferred list.
-// Objects in sheaves, cpu freelists and the deferred list count as in use on
-// their slabs, so
+// handed out, a sheaf (or cpu freelist), a slab freelist, the deferred list,
+// waiting for a grace period (an rcu_free sheaf, a kfree_rcu batch, or
+// queued on the domain). Objects in all but the slab freelists count as in
+// use on their slabs, so
 //
-//	sum(inuse) == handed out + cached in sheaves + on cpu freelists + deferred
+//	sum(inuse) == handed out + cached in sheaves + on cpu freelists + deferred + RCUPending
 //
 // A slab is on the partial list iff it has free objects and is neither a cpu
 // slab nor on a cpu partial list nor isolated nor in transit. An empty slab

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -17,8 +18,9 @@ type Heap struct {
 	limit  *memLimit
 	design Design
 
-	largeMu sync.Mutex
-	large   map[uintptr]*slab // large allocations by address, under largeMu
+	largeMu  sync.Mutex
+	large    map[uintptr]*slab // large allocations by address, under largeMu
+	rcuLarge atomic.Int64      // large allocations freed with FreeRCU, waiting for a grace period
 }
 
 // The kmalloc size classes.
@@ -63,6 +65,9 @@ func kmallocName(size int) string {
 func NewHeap(cfg Config) (*Heap, error) {
 	if cfg.Ctor != nil {
 		return nil, errors.New("slub: NewHeap: a heap cannot have a constructor")
+	}
+	if cfg.TypesafeByRCU {
+		return nil, errors.New("slub: NewHeap: a heap cannot be TypesafeByRCU (as kmalloc caches are not); make a Cache")
 	}
 	h := &Heap{limit: &memLimit{max: cfg.MemoryLimit}, design: cfg.Design, large: make(map[uintptr]*slab)}
 	for i, size := range kmallocSizes {
@@ -332,6 +337,9 @@ func (h *Heap) Destroy() error {
 		if err := c.destroy(); err != nil {
 			msgs = append(msgs, err.Error())
 		}
+	}
+	if r := h.caches[0].RCU(); h.rcuLarge.Load() > 0 && r.err() == nil {
+		r.Barrier() // large allocations freed with FreeRCU
 	}
 	h.largeMu.Lock()
 	for a, s := range h.large {

@@ -9,20 +9,27 @@ import (
 // Shrink flushes the per-P caches (sheaves, or cpu slabs and cpu partial
 // lists) and the barn to slabs, frees every empty slab and gives free pages
 // back to the OS (kmem_cache_shrink). It may run while other goroutines use
-// the cache.
+// the cache. When objects freed with FreeRCU (or a TypesafeByRCU cache's
+// slabs) wait for grace periods, it first hands them to the domain and
+// waits for them (rcu_barrier), so it must not be called inside a
+// read-side section of the cache's domain.
 func (c *Cache) Shrink() {
 	c.checkLive()
+	_ = c.rcuBarrier() // a stopped domain keeps its objects: nothing to wait for
 	c.flushAll()
 	c.discardEmpty()
+	c.rcuSlabBarrier()
 	ReleaseFree()
 }
 
-// flushAll empties the deferred list, every per-P cache and the barn. The
+// flushAll empties the deferred list, every per-P cache and the barn, and
+// hands the objects that FreeRCU left per P to the grace-period domain. The
 // deferred list goes first: freeing its objects can put slabs on cpu
 // partial lists, which the per-P flush then drains.
 func (c *Cache) flushAll() {
 	c.drainDeferred()
 	c.pp.flush(c)
+	c.queueRCUBatches()
 }
 
 // reclaim runs when memory (the OS or MemoryLimit) says no: free objects
@@ -274,9 +281,11 @@ func (c *Cache) validateQuiesced(r *reporter) []string {
 // reads in an order that makes the lockless moves that remain (fast-path
 // allocations and frees, frees to slabs, deferred frees) err only towards
 // more active objects: first every slab's inuse, then the objects cached
-// per P and in the barn, then the deferred frees. An object enters a cache
-// or the deferred list only from in use, which the walk already counted, and
-// leaves the deferred count before its slab's inuse. So ActiveObjects is
+// per P and in the barn, then the deferred frees, then the objects waiting
+// for grace periods (countRCU). An object enters a cache, the deferred list
+// or the wait for a grace period only from in use, which the walk already
+// counted, and leaves the deferred and grace-period counts before its
+// slab's inuse (or the barn's sheaves). So ActiveObjects is
 // never negative and never above Objects; under concurrent use it may count
 // objects that were freed while Stats ran. Most allocations and frees wait
 // while Stats walks the slabs: it is for monitoring, not for a hot path.
@@ -306,16 +315,20 @@ func (c *Cache) Stats() Stats {
 	st.PartialSlabs = int64(c.node.nrPartial)
 	c.pp.count(c, &st)
 	st.DeferredFrees = c.deferred.n.Load()
+	c.countRCU(&st, false)
 	release()
 	st.SlabBytes = st.Slabs * int64(st.SlabSize)
-	st.ActiveObjects = inuse - st.CachedObjects - st.DeferredFrees
+	st.ActiveObjects = inuse - st.CachedObjects - st.DeferredFrees - st.RCUPending
 	return st
 }
 
 // Destroy flushes the cache and frees its slabs (kmem_cache_destroy). If
 // objects are still allocated it frees nothing, returns an error naming
 // them, and the cache stays usable. After a successful Destroy the cache
-// must not be used.
+// must not be used. Objects freed with FreeRCU are neither: Destroy waits
+// for their grace periods first (rcu_barrier), so it must not be called
+// inside a read-side section of the cache's domain, and it fails, freeing
+// nothing, if the domain has stopped.
 func (c *Cache) Destroy() error {
 	c.checkLive()
 	if c.heap != nil {
@@ -325,6 +338,9 @@ func (c *Cache) Destroy() error {
 }
 
 func (c *Cache) destroy() error {
+	if err := c.rcuBarrier(); err != nil {
+		return fmt.Errorf("slub: %s: Destroy: %w", c.name, err)
+	}
 	c.flushAll()
 	n := &c.node
 	n.lock(false)
@@ -379,5 +395,6 @@ func (c *Cache) destroy() error {
 	}
 	n.unlock()
 	c.freeSlabList(all)
+	c.rcuSlabBarrier()
 	return nil
 }

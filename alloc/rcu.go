@@ -3,148 +3,9 @@ package alloc
 // Grace periods in user space: an RCU domain in the manner of the kernel's
 // SRCU (kernel/rcu/srcutree.c), with the readers' full barriers taken off
 // the fast path by membarrier(2) as in liburcu's urcu-memb flavour. The
-// callback queue that the allocator uses is in rcu_callback.go.
-//
-// # The counters
-//
-// A domain has an index, idx, of which readers use the low bit, and for
-// every P a slot of four counters: lock[0], lock[1], unlock[0], unlock[1]
-// (rcuPerP). A slot is written only by the goroutine pinned to its P, so
-// its counters need no atomic read-modify-write; the grace-period code
-// reads them with atomic loads. Slots are 128 bytes apart, so two Ps never
-// write the same cache line (or the adjacent-line pair that some CPUs
-// prefetch together).
-//
-// A reader:
-//
-//	ReadLock:   pin; i := idx & 1; lock[i]++ in this P's slot; unpin  (barrier B)
-//	            return the token (domain tag | i)
-//	ReadUnlock: (barrier C) pin; unlock[i]++ in this P's slot; unpin
-//
-// The lock and the unlock of one section may land in the slots of two
-// different Ps, because the goroutine may move between them inside the
-// section: that is why locks and unlocks are counted apart, per index, and
-// compared only as sums over all Ps. Sections nest: each ReadLock is
-// counted on its own and returns its own token.
-//
-// The grace-period code checks an index i (srcu_readers_active_idx_check):
-//
-//	U := sum over all slots of unlock[i]
-//	barrier A
-//	L := sum over all slots of lock[i]
-//	drained(i) := L == U
-//
-// A grace period (srcu_advance_state's two scans), under gpMu:
-//
-//	seq++                       (odd: a grace period is in progress)
-//	wait until drained(1 ^ (idx & 1))   the index readers do not use now
-//	idx++                       (the flip)
-//	wait until drained(1 ^ (idx & 1))   the index readers used before the flip
-//	seq++                       (even: completed)
-//
-// A wait polls: a check without barrier A first, and the full check only
-// when that one finds L == U (or L < U, to tell misuse apart), so that a
-// reader that stays inside for long costs no barrier per poll. Only the
-// full check decides. The flip has no barrier of its own. Polls yield the P (runtime.Gosched) for the
-// first rcuSpinPolls tries, then sleep from rcuPollMin doubling up to
-// rcuPollMax.
-//
-// # The barriers
-//
-// Where the process is registered for expedited membarrier (Linux), the
-// reader's B and C are compiler barriers only: the counter increments are
-// plain stores, ordered against the section's own loads by the calls to
-// procPin and procUnpin, which the compiler cannot look into. Barrier A is
-// asymmetricFence, a membarrier(2) system call: it runs a full barrier on
-// every CPU that runs a thread of the process, and a thread that is not
-// running has passed one in the context switch. For each reader this
-// barrier falls at some point p of its program, which is what stands in for
-// B and C:
-//
-//   - A reader whose unlock increment the updater read before barrier A ran
-//     its barrier p after that increment, hence after its lock increment,
-//     hence the lock increment is visible to the updater's reads that
-//     follow barrier A; and every access of its section came before p, so
-//     before anything the updater does after the grace period (the free).
-//     (A goroutine that moved to another thread inside its section did so
-//     through the scheduler's own synchronization, which keeps its
-//     program order; the barrier is cumulative over what that thread saw.)
-//   - A reader whose lock increment the updater's reads after barrier A did
-//     not see ran p before that increment, so its section's loads come after
-//     p and see every store the updater made before barrier A, in
-//     particular the store that unpublished the object.
-//
-// These two facts are all the proof below uses.
-//
-// Without membarrier (other systems, or a kernel without it: ownerFence),
-// every counter access of readers and updater is an atomic operation of
-// sync/atomic, which Go makes sequentially consistent: B and C are the
-// atomic increments themselves, A is program order between atomic loads,
-// and the two facts above follow from sequential consistency. Readers then
-// pay two atomic read-modify-writes per section, on their own P's cache
-// line. Race detector builds count atomically too, so that the detector
-// sees the synchronization (rcu_count_race.go), and so do 32-bit
-// platforms, where a plain 64-bit store may tear.
-//
-// The updater's and the readers' own accesses to the structure they share
-// (publishing and loading a pointer) must be atomic operations, as the Go
-// memory model requires of any data shared without a lock.
-//
-// # Why a grace period waits for every reader that was inside when it began
-//
-// Take a grace period G and a reader section S that locked index i. G checks
-// both indices, so one check of G is the final, successful check of i.
-//
-//  1. The final check's barrier A orders the U sum before the L sum. Every
-//     unlock counted in U belongs to a section whose lock came earlier in
-//     that reader's program and, by the first case above, is counted in L.
-//     So U counts only sections that L also counts, and L == U means that
-//     every section counted in L had also unlocked when U was read.
-//  2. If S's lock is counted in L, then S had unlocked before G ended, and
-//     all of S's accesses came before anything that follows G.
-//  3. If S's lock is not counted in L, then by the second case above S's
-//     loads see every store made before G began, so S cannot load a
-//     pointer that was unpublished before G: S began after G in the sense
-//     that matters.
-//
-// Both indices must be checked in each grace period because a reader may
-// read idx just before a flip and increment lock[old] long after it (its
-// thread descheduled in between), while the next grace period already
-// treats the other index as the one to drain; the check of the index
-// readers do not use now finds such a late reader. The flip between the
-// two waits is for progress, not safety: a check of the index that new
-// readers are entering may never see L == U, while an index no reader
-// starts on any more drains as its readers leave.
-//
-// Counter wrap: the counters are uint64 and are summed and compared modulo
-// 2^64. L - U, as true integers, is the number of sections that L counts and
-// U does not, which is never more than the number of ReadLock calls the
-// process made during the check; it would take 2^64 of them (centuries)
-// for L == U modulo 2^64 to hold falsely. seq is compared the same way
-// (seqDone). L - U below zero, read as a signed number, cannot happen in
-// correct use: it means an unlock without its lock (a token unlocked twice,
-// or made up), and the domain stops with an error rather than end grace
-// periods early.
-//
-// # What a reader costs
-//
-// With membarrier, on amd64: procPin and procUnpin (two calls that
-// increment and decrement the M's lock count), two loads (the per-P array
-// and idx), a bounds check and an add to memory, both for ReadLock and for
-// ReadUnlock; no atomic read-modify-write, no fence, no shared cache line
-// written. ReadUnlock also compares the token with the domain's tag. The
-// updater pays instead: two membarrier calls or more per grace period.
-//
-// # Growing with GOMAXPROCS
-//
-// The slots live in an rcuArray made for max(GOMAXPROCS, NumCPU) Ps. A
-// reader on a P beyond it counts in the array's shared overflow slot with
-// atomic adds: correct, only slower. Each grace period begins by making a
-// larger array when GOMAXPROCS has grown; the old one stays linked behind
-// it (prev), because readers that loaded it may still count there, and the
-// sums walk the whole chain. Arrays change only under gpMu, so during one
-// grace period the chain it sums is fixed and holds every slot any reader
-// can reach.
+// scheme, what a reader costs and why it is correct are in doc.go ("Grace
+// periods (RCU)" and the sections after it). The callback queue that the
+// allocator uses is in rcu_callback.go.
 
 import (
 	"errors"
@@ -173,8 +34,8 @@ const (
 // A section costs two increments of counters of the P it runs on, each
 // inside a procPin/procUnpin pair, and no atomic read-modify-write where the
 // system has membarrier(2) (Linux): Synchronize pays for the readers'
-// barriers instead. The scheme, and why it is correct, are described at the
-// top of rcu.go.
+// barriers instead. The scheme, and why it is correct, are described in the
+// package overview (doc.go).
 //
 // Synchronize and Barrier must not be called inside a read-side section of
 // the same domain: they would wait for that section forever.

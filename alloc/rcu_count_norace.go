@@ -9,7 +9,7 @@ import (
 
 // rcuPlainCounts is true where a reader's counter increment may be a plain
 // add: membarrier stands in for the reader's barriers, and a 64-bit store
-// cannot tear. See rcu.go.
+// cannot tear. See doc.go.
 var rcuPlainCounts = !ownerFence && unsafe.Sizeof(uintptr(0)) == 8
 
 // rcuCount counts a reader's lock or unlock in its P's slot; the caller is

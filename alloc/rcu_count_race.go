@@ -9,5 +9,5 @@ import "sync/atomic"
 const rcuPlainCounts = false
 
 // rcuCount counts a reader's lock or unlock in its P's slot, atomically so
-// that the race detector sees it (see rcu.go).
+// that the race detector sees it (see doc.go).
 func rcuCount(p *uint64) { atomic.AddUint64(p, 1) }

@@ -8,6 +8,7 @@ import "unsafe"
 // P's owner under its localLock (or a remote locker); barn sheaves under the
 // barn lock; a prefilled Sheaf belongs to its caller.
 type Sheaf struct {
+	rcu rcuHead // first: an rcu_free sheaf queued for its grace period (rcu_sheaf.go)
 	sheafObjs
 	cache    *Cache
 	next     *Sheaf // barn list link

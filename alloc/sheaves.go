@@ -11,14 +11,16 @@ import (
 
 // pcpuSheaves is one P's sheaves. main is the main sheaf's array and count,
 // held here so that the fast paths reach them in the cache line of the lock
-// (sheafObjs); spare is nil, empty, full or (after ReturnSheaf) partly full.
-// Only the P's owner, pinned and holding lock, or a remote locker touches
-// main, spare and stat.
+// (sheafObjs); spare is nil, empty, full or (after ReturnSheaf) partly full;
+// rcuFree is nil or holds objects freed with FreeRCU (rcu_sheaf.go). Only
+// the P's owner, pinned and holding lock, or a remote locker touches main,
+// spare, rcuFree and stat.
 type pcpuSheaves struct {
-	lock  localLock
-	main  sheafObjs
-	spare *Sheaf
-	stat  [NumStatItems]uint64 // events counted while pinned; read atomically
+	lock    localLock
+	main    sheafObjs
+	spare   *Sheaf
+	rcuFree *Sheaf
+	stat    [NumStatItems]uint64 // events counted while pinned; read atomically
 	// Keep neighbouring Ps' lock words apart, and make the size a power
 	// of two so that indexing by P id is a shift.
 	_ [pcpuSheavesSize - pcpuSheavesUsed]byte
@@ -28,8 +30,8 @@ type pcpuSheaves struct {
 // a cache line to spare (a test checks both; raise it when the fields
 // grow).
 const (
-	pcpuSheavesUsed = unsafe.Sizeof(localLock{}) + unsafe.Sizeof(sheafObjs{}) + unsafe.Sizeof(uintptr(0)) + uintptr(NumStatItems)*8
-	pcpuSheavesSize = 512
+	pcpuSheavesUsed = unsafe.Sizeof(localLock{}) + unsafe.Sizeof(sheafObjs{}) + 2*unsafe.Sizeof(uintptr(0)) + uintptr(NumStatItems)*8
+	pcpuSheavesSize = 1024
 )
 
 // pcpuArray is a cache's per-P sheaves, indexed by P id, stored by value so
@@ -59,7 +61,7 @@ func (c *Cache) growPCS(pid int) {
 		p := &a.p[i]
 		if i < len(old.p) {
 			o := &old.p[i]
-			p.main, p.spare, p.stat = o.main, o.spare, o.stat
+			p.main, p.spare, p.rcuFree, p.stat = o.main, o.spare, o.rcuFree, o.stat
 		} else {
 			c.stat(SheafAlloc)
 			p.main = sheafObjs{objs: make([]uintptr, c.sheafCapacity)}
@@ -498,8 +500,9 @@ const pcsBatchMax = 32
 // flushPCS is pcs_flush_all for every P, run from any goroutine: the spare
 // is taken and flushed and its sheaf dropped, the main sheaf is flushed in
 // batches of pcsBatchMax copied out under the P's lock (sheaf_flush_main),
-// straight to the backing (the barn is skipped). Owners meanwhile find
-// their lock taken and use the slow paths.
+// straight to the backing (the barn is skipped), and the rcu_free sheaf is
+// handed to the grace-period domain, to be flushed when its grace period
+// ends. Owners meanwhile find their lock taken and use the slow paths.
 func (c *Cache) flushPCS() {
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
@@ -511,6 +514,7 @@ func (c *Cache) flushPCS() {
 		lockRemote(lock)
 		spare := p.spare
 		p.spare = nil
+		rcu := c.takeRCUFree(p)
 		for {
 			m := &p.main
 			k := min(m.size, pcsBatchMax)
@@ -531,6 +535,9 @@ func (c *Cache) flushPCS() {
 		if spare != nil {
 			c.flushSheaf(&spare.sheafObjs)
 			c.stat(SheafFree)
+		}
+		if rcu != nil {
+			c.queueRCUSheaf(rcu, rcuSheafDoneNoBarn)
 		}
 	}
 }
@@ -566,6 +573,9 @@ func (sheavesPercpu) validate(c *Cache, v *validation) {
 		v.checkSheaf(c, fmt.Sprintf("P%d main", i), &p.main)
 		if p.spare != nil {
 			v.checkSheaf(c, fmt.Sprintf("P%d spare", i), &p.spare.sheafObjs)
+		}
+		if p.rcuFree != nil {
+			v.checkSheaf(c, fmt.Sprintf("P%d rcu_free", i), &p.rcuFree.sheafObjs)
 		}
 	}
 	nf, ne := 0, 0

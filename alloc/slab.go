@@ -210,8 +210,13 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	return s
 }
 
-// freeSlabPages gives a slab that is on no list back to the page heap.
+// freeSlabPages gives a slab that is on no list back to the page heap;
+// a TypesafeByRCU cache's after a grace period (typesafe.go).
 func (c *Cache) freeSlabPages(s *slab) {
+	if c.rcu.typesafe {
+		c.freeSlabRCU(s)
+		return
+	}
 	pages.freePages(s.start, s.npages)
 	c.limit.release(int64(s.npages) * pageSize)
 	c.stat(FreeSlab)

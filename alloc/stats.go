@@ -7,10 +7,12 @@ import (
 // StatItem is one statistics counter. The names are the kernel's enum
 // stat_item (mm/slub.c), so a kernel developer reads them without a
 // dictionary; the first group is Linux 7.0's, the second the old design's
-// and the 6.18 hybrid's (Linux 6.19 and before), the last this allocator's
-// own no-lock counters. In the cpu slab designs ALLOC_FASTPATH and
-// FREE_FASTPATH count the cpu freelist; in Hybrid, ALLOC_PCS and FREE_PCS
-// count the sheaves and the two fast-path counters the cpu slabs below.
+// and the 6.18 hybrid's (Linux 6.19 and before), then this allocator's own
+// no-lock counters, and last those of FreeRCU: the kernel's FREE_RCU_SHEAF
+// and FREE_RCU_SHEAF_FAIL, and this allocator's own. In the cpu slab
+// designs ALLOC_FASTPATH and FREE_FASTPATH count the cpu freelist; in
+// Hybrid, ALLOC_PCS and FREE_PCS count the sheaves and the two fast-path
+// counters the cpu slabs below.
 type StatItem int
 
 const (
@@ -63,6 +65,12 @@ const (
 	NoLockFreeDeferred // NOLOCK_FREE_DEFERRED: FreeNoLock deferred the object
 	DeferredDrain      // DEFERRED_DRAIN: deferred objects freed later
 
+	FreeRCUSheaf     // FREE_RCU_SHEAF: FreeRCU put the object in the P's rcu_free sheaf
+	FreeRCUSheafFail // FREE_RCU_SHEAF_FAIL: no rcu_free sheaf could take it; it went to a kfree_rcu batch
+	FreeRCUBatch     // FREE_RCU_BATCH: FreeRCU put the object in a kfree_rcu batch (cpu slab designs, debug caches, the fallback)
+	RCUQueue         // RCU_QUEUE: an rcu_free sheaf or kfree_rcu batch was handed to the grace-period domain
+	RCUFree          // RCU_FREE: objects whose grace period ended, back in the barn or freed
+
 	NumStatItems
 )
 
@@ -80,6 +88,7 @@ var statNames = [NumStatItems]string{
 	"CPU_PARTIAL_NODE", "CPU_PARTIAL_DRAIN", "ALLOC_PCS", "FREE_PCS",
 	"NOLOCK_ALLOC", "NOLOCK_ALLOC_FAIL", "NOLOCK_BUSY", "NOLOCK_RETRY", "NOLOCK_FREE",
 	"NOLOCK_FREE_DEFERRED", "DEFERRED_DRAIN",
+	"FREE_RCU_SHEAF", "FREE_RCU_SHEAF_FAIL", "FREE_RCU_BATCH", "RCU_QUEUE", "RCU_FREE",
 }
 
 // String returns the kernel name, e.g. "ALLOC_FASTPATH".
@@ -115,8 +124,14 @@ type Stats struct {
 	ActiveObjects    int64 // objects handed out to callers
 	CachedObjects    int64 // free objects held by per-P sheaves or cpu freelists and the barn
 	DeferredFrees    int64 // objects waiting on the FreeNoLock deferred list
-	SlabBytes        int64 // bytes of slab memory held
+	RCUPending       int64 // objects freed with FreeRCU whose grace period has not ended
+	RCUSlabs         int64 // TypesafeByRCU: freed slabs whose pages wait for a grace period
+	SlabBytes        int64 // bytes of slab memory held (RCUSlabs' pages not included)
 	Counters         Counters
+	// RCU is the counters of the cache's grace-period domain, once
+	// FreeRCU or TypesafeByRCU has used it (grace periods completed,
+	// deferred frees pending); zero before.
+	RCU RCUStats
 }
 
 // Counter returns the counter with the kernel name name (e.g.

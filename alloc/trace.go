@@ -14,10 +14,13 @@ const (
 	EventDeferredDrain                  // deferred frees were drained (Objects: how many)
 	EventAlloc                          // DebugTrace: an object was allocated (Object, Inuse)
 	EventFree                           // DebugTrace: an object was freed (Object, Inuse)
+	EventRCUQueue                       // an rcu_free sheaf or kfree_rcu batch was handed to the grace-period domain (Objects)
+	EventRCUDone                        // one came back after its grace period, on the domain's goroutine (Objects)
 )
 
 var eventNames = [...]string{"new_slab", "slab_free", "sheaf_refill", "sheaf_flush",
-	"barn_get", "barn_put", "cpu_slab_deactivate", "deferred_drain", "alloc", "free"}
+	"barn_get", "barn_put", "cpu_slab_deactivate", "deferred_drain", "alloc", "free",
+	"rcu_queue", "rcu_done"}
 
 func (k EventKind) String() string {
 	if k < 0 || int(k) >= len(eventNames) {
@@ -43,6 +46,13 @@ func (k EventKind) String() string {
 //
 // EventAlloc and EventFree come only from caches with DebugTrace, after the
 // cache has dropped its locks.
+//
+// EventRCUQueue comes from FreeRCU (or a flush) once it has handed a full
+// rcu_free sheaf or kfree_rcu batch over, with no lock held; EventRCUDone
+// from the grace-period domain's goroutine once the objects are back in the
+// barn or freed. A hook may call FreeRCU as it may call FreeNoLock. A hook
+// must not wait for the cache's domain (Synchronize, Barrier, FreeRCUSync):
+// EventRCUDone's hook runs on the goroutine that would have to end the wait.
 type Event struct {
 	Kind    EventKind
 	Cache   *Cache

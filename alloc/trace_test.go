@@ -16,6 +16,7 @@ func TestEventKindNames(t *testing.T) {
 		EventNewSlab: "new_slab", EventSlabFree: "slab_free", EventSheafRefill: "sheaf_refill",
 		EventSheafFlush: "sheaf_flush", EventBarnGet: "barn_get", EventBarnPut: "barn_put",
 		EventDeactivate: "cpu_slab_deactivate", EventDeferredDrain: "deferred_drain",
+		EventRCUQueue: "rcu_queue", EventRCUDone: "rcu_done",
 		EventKind(-1): "unknown", EventKind(99): "unknown",
 	}
 	for k, name := range want {

@@ -72,10 +72,11 @@ const (
 	CapTrace                     // Spec.OnEvent
 	CapGeneral                   // anything beyond the Pair fast path
 	CapRCURead                   // a read side of its own (the alloc designs share one)
+	CapFreeRCU                   // alloc.Cache.FreeRCU: frees deferred past a grace period
 	numCaps
 )
 
-var capNames = [numCaps]string{"varsize", "bulk", "nolock", "trace", "general", "rcuread"}
+var capNames = [numCaps]string{"varsize", "bulk", "nolock", "trace", "general", "rcuread", "freercu"}
 
 func (c Capability) String() string { return capNames[c] }
 

@@ -18,6 +18,7 @@ func BenchmarkXmalloc(b *testing.B)      { RunWorkload(b, "Xmalloc", &params) }
 func BenchmarkCacheScratch(b *testing.B) { RunWorkload(b, "CacheScratch", &params) }
 func BenchmarkCacheThrash(b *testing.B)  { RunWorkload(b, "CacheThrash", &params) }
 func BenchmarkRCURead(b *testing.B)      { RunWorkload(b, "RCURead", &params) }
+func BenchmarkFreeRCU(b *testing.B)      { RunWorkload(b, "FreeRCU", &params) }
 
 // TestEveryWorkloadHasABenchmark keeps the Benchmark functions above in step
 // with the workload list.
@@ -25,7 +26,7 @@ func TestEveryWorkloadHasABenchmark(t *testing.T) {
 	have := map[string]bool{
 		"Pair": true, "PairParallel": true, "Batch": true, "Bulk": true, "NoLock": true,
 		"NoLockHook": true, "Larson": true, "Xmalloc": true, "CacheScratch": true, "CacheThrash": true,
-		"RCURead": true,
+		"RCURead": true, "FreeRCU": true,
 	}
 	for _, w := range Workloads() {
 		if !have[w.Name] {

@@ -21,6 +21,9 @@
 //	CacheThrash   active false sharing (objects allocated at the same time)
 //	RCURead       an empty read-side section: alloc.RCU ReadLock + ReadUnlock, or
 //	              what a user of a baseline would take (see rcu.go)
+//	FreeRCU       objects in a shared table replaced by every P and freed with
+//	              FreeRCU, read in RCU sections: the kfree_rcu paths of the alloc
+//	              designs, with grace-period latency (see freercu.go)
 //
 // The floor of the fast path, a per-P stack pop and push under procPin with
 // no allocator around it, runs as the pseudo-design floor of Pair and
@@ -55,6 +58,8 @@
 //	hook-calls/op     AllocNoLock + FreeNoLock pairs made from the trace hook
 //	                  per op (NoLockHook)
 //	nil/hook-call     the share of those AllocNoLock calls that returned nil
+//	gp-ms             the mean grace-period latency of a FreeRCU hand-over (FreeRCU)
+//	pending-objs      objects waiting for grace periods when the ops end (FreeRCU)
 //
 // and memory, measured outside the timed part:
 //

@@ -363,4 +363,15 @@ var workloads = []*Workload{
 			})
 		},
 	},
+	{
+		Name:    "FreeRCU",
+		Threads: true,
+		Doc:     "objects in a shared table replaced by every P and freed with FreeRCU, read in RCU sections (kfree_rcu, mmap stress)",
+		Needs:   []Capability{CapGeneral, CapFreeRCU},
+		variants: func(*Params, int) []variant {
+			return sizes("size", []int{freeRCUSize}, func(size int) func(*testing.B, *Design) {
+				return func(b *testing.B, d *Design) { runFreeRCU(b, d, size) }
+			})
+		},
+	},
 }
