@@ -276,7 +276,7 @@ func (c *Cache) isDebug() bool { return c.dbg != nil }
 
 func (c *Cache) checkLive() {
 	if c.destroyed.Load() {
-		panic("slub: " + c.name + ": cache used after Destroy")
+		panic(errorOf(ErrDestroyed, "slub: %s: cache used after Destroy", c.name))
 	}
 }
 

@@ -339,7 +339,7 @@ func (h *Heap) Destroy() error {
 	}
 	h.largeMu.Unlock()
 	if len(msgs) > 0 {
-		return errors.New(strings.Join(msgs, "\n"))
+		return errorOf(ErrLeak, "%s", strings.Join(msgs, "\n"))
 	}
 	return nil
 }
