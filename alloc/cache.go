@@ -107,6 +107,7 @@ func NewCache(name string, size int, cfg Config) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	register(c)
 	return c, nil
 }
 
@@ -273,6 +274,16 @@ func (c *Cache) Design() Design { return c.design }
 // isDebug reports whether c is a debug cache (slab_debug letters F, Z, P,
 // U or T): no per-P layer, every slab change under list_lock.
 func (c *Cache) isDebug() bool { return c.dbg != nil }
+
+// Align returns the alignment of the cache's objects.
+func (c *Cache) Align() int { return c.align }
+
+// Debug returns the slab_debug letters in force for the cache: Config.Debug
+// and EnvSlabDebug, less what O dropped.
+func (c *Cache) Debug() DebugFlags { return c.debug }
+
+// Heap returns the heap the cache is a size class of, or nil.
+func (c *Cache) Heap() *Heap { return c.heap }
 
 func (c *Cache) checkLive() {
 	if c.destroyed.Load() {

@@ -77,6 +77,9 @@ func NewHeap(cfg Config) (*Heap, error) {
 		}
 		h.caches[i] = c
 	}
+	for _, c := range h.caches {
+		register(c)
+	}
 	return h, nil
 }
 

@@ -373,6 +373,7 @@ func (c *Cache) destroy() error {
 		s = next
 	}
 	c.destroyed.Store(true)
+	unregister(c)
 	if c.pcs.Load() != nil {
 		c.pcs.Store(&pcpuArray{})
 	}
