@@ -126,4 +126,3 @@ func TestNoMemoryKind(t *testing.T) {
 		}
 	}
 }
-
