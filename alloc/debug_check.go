@@ -44,6 +44,7 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 	}
 	if a != 0 {
 		c.stat(AllocSlowpath)
+		c.liveAdd(a, noblock)
 	}
 	c.deliver(&r)
 	c.emitTrace(ot)
@@ -197,6 +198,7 @@ func (c *Cache) markFree(s *slab, a uintptr, i int, t track) {
 func (c *Cache) debugOnAlloc(a uintptr) {
 	if c.dbg.user {
 		c.writeTrack(a, trackAlloc, captureTrack(false))
+		c.liveAdd(a, true)
 	}
 }
 
@@ -209,6 +211,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 	var t track
 	if c.dbg.user {
 		t = captureTrack(noblock)
+		c.liveRemove(a, noblock)
 	}
 	var r reporter
 	n := &c.node
@@ -224,6 +227,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 // debugFreeDeferred frees an object that FreeNoLock deferred, when the
 // deferred list is drained.
 func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
+	c.liveRemove(a, false)
 	var r reporter
 	c.node.lock(false)
 	c.freeDebugAndUnlock(&r, s, a, track{}, true)
