@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unsafe"
@@ -77,7 +78,7 @@ func TestMakeSliceEdges(t *testing.T) {
 		want string
 	}{
 		{func() { MakeSlice[int](h, -1) }, "MakeSlice[int](-1): negative length"},
-		{func() { MakeSlice[[1 << 20]byte](h, 1<<50) }, "do not fit in an int"},
+		{func() { MakeSlice[[1 << 20]byte](h, math.MaxInt>>19) }, "do not fit in an int"},
 		{func() { MakeSlice[named](h, 1) }, "holds Go pointers (alloc.named.Name is a string)"},
 		{func() { MakeSlice[*int](h, 1) }, "holds Go pointers"},
 		{func() { FreeSlice(h, make([]int, 4)) }, "not allocated by this allocator"},
