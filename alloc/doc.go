@@ -35,12 +35,14 @@
 // # Safety
 //
 // The memory is mapped from the OS (mmap; VirtualAlloc on Windows) and is
-// not part of the Go heap:
+// not part of the Go heap (where there is neither, as on js/wasm and Plan 9,
+// it is pointer-free Go memory, which the collector counts but never scans):
 //
 //   - Never store Go pointers in it: pointers, strings, slices, maps,
 //     channels, funcs or interfaces. The garbage collector does not scan it,
 //     so what they point to may be freed while still in use. NewTyped and
-//     MakeSlice refuse types that hold them; unsafe.Pointer casts are on you.
+//     MakeSlice refuse types that hold them; what a program stores through
+//     an unsafe.Pointer is its own to check.
 //   - After Free the memory is dangling and will be handed out again. Reading
 //     or writing it is a use after free that neither the compiler nor the
 //     race detector sees. Debug caches (Config.Debug) poison free objects,
