@@ -205,17 +205,17 @@ func (c *Cache) debugOnAlloc(a uintptr) {
 // debugFree is Free and FreeNoLock of a debug cache (free_debug_processing
 // and __slab_free under list_lock). The core has checked that a is an object
 // slot of s. A double free is reported and ignored. With noblock and
-// list_lock busy it returns false, after moving the object to objDeferred,
-// and the caller puts it on the deferred list.
+// list_lock (or the live-object profile's lock) busy it returns false,
+// after moving the object to objDeferred, and the caller puts it on the
+// deferred list.
 func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 	var t track
 	if c.dbg.user {
 		t = captureTrack(noblock)
-		c.liveRemove(a, noblock)
 	}
 	var r reporter
 	n := &c.node
-	if !n.lock(noblock) {
+	if !c.liveRemove(a, noblock) || !n.lock(noblock) {
 		ok := c.markDeferred(&r, s, a, t)
 		c.deliver(&r)
 		return !ok

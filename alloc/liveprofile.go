@@ -28,8 +28,8 @@ const LiveProfileName = "github.com/goslub/slub/alloc.live"
 var liveProfile = pprof.NewProfile(LiveProfileName)
 
 // liveMu orders the profile's updates of one address: an object is removed
-// before it can be handed out again, and a stale record (see liveRemove) is
-// replaced, never added twice, which would make pprof panic.
+// before it can be handed out again, and is never added twice, which would
+// make pprof panic.
 var liveMu sync.Mutex
 
 // LiveProfile returns the profile of live objects of the caches with
@@ -39,8 +39,9 @@ var liveMu sync.Mutex
 // caches without U, and the large allocations of heaps, are not in it.
 //
 // The no-lock calls only try to take the profile's lock: an AllocNoLock
-// that loses the race leaves its object out, and a FreeNoLock that loses it
-// leaves its object in until its memory is allocated again.
+// that loses the race leaves its object out of the profile, and a
+// FreeNoLock that loses it defers the free, as when list_lock is busy, so
+// the object leaves the profile when the deferred list is drained.
 func LiveProfile() *pprof.Profile { return liveProfile }
 
 // liveAdd records a as live with the current call stack. With noblock it
@@ -56,28 +57,30 @@ func (c *Cache) liveAdd(a uintptr, noblock bool) {
 	} else {
 		liveMu.Lock()
 	}
-	liveProfile.Remove(a) // a stale record a lost try-lock left
+	liveProfile.Remove(a) // only a misuse (a double free debugging missed) leaves one
 	// Add's skip counts Add itself: 1 + allocatorDepth starts the stack
 	// at the program's call into the allocator.
 	liveProfile.Add(a, 1+allocatorDepth())
 	liveMu.Unlock()
 }
 
-// liveRemove records a as freed. With noblock it only try-locks; when that
-// fails the record stays until liveAdd replaces it.
-func (c *Cache) liveRemove(a uintptr, noblock bool) {
+// liveRemove records a as freed, before a goes back to its slab. With
+// noblock it only try-locks and returns false when that fails: the caller
+// must then defer the free, whose drain calls liveRemove again.
+func (c *Cache) liveRemove(a uintptr, noblock bool) bool {
 	if !c.dbg.user {
-		return
+		return true
 	}
 	if noblock {
 		if !liveMu.TryLock() {
-			return
+			return false
 		}
 	} else {
 		liveMu.Lock()
 	}
 	liveProfile.Remove(a)
 	liveMu.Unlock()
+	return true
 }
 
 // allocatorDepth returns how many frames, from its caller up, belong to
