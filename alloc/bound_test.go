@@ -25,7 +25,9 @@ func TestCachedObjectsBounded(t *testing.T) {
 			}
 			var wg sync.WaitGroup
 			for g := range 2 {
-				wg.Go(func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
 					objs := allocN(t, c, n/2)
 					if g == 1 {
 						for i := 0; i < len(objs); i += 16 {
@@ -34,7 +36,7 @@ func TestCachedObjectsBounded(t *testing.T) {
 					} else {
 						freeAll(c, objs)
 					}
-				})
+				}()
 			}
 			wg.Wait()
 			st := c.Stats()

@@ -119,6 +119,7 @@ func NewCache(name string, size int, cfg Config) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	register(c)
 	return c, nil
 }
 
@@ -288,9 +289,19 @@ func (c *Cache) Design() Design { return c.design }
 // U or T): no per-P layer, every slab change under list_lock.
 func (c *Cache) isDebug() bool { return c.dbg != nil }
 
+// Align returns the alignment of the cache's objects.
+func (c *Cache) Align() int { return c.align }
+
+// Debug returns the slab_debug letters in force for the cache: Config.Debug
+// and EnvSlabDebug, less what O dropped.
+func (c *Cache) Debug() DebugFlags { return c.debug }
+
+// Heap returns the heap the cache is a size class of, or nil.
+func (c *Cache) Heap() *Heap { return c.heap }
+
 func (c *Cache) checkLive() {
 	if c.destroyed.Load() {
-		panic("slub: " + c.name + ": cache used after Destroy")
+		panic(errorOf(ErrDestroyed, "slub: %s: cache used after Destroy", c.name))
 	}
 }
 

@@ -44,6 +44,7 @@ func (c *Cache) allocDebug(size int, noblock bool) uintptr {
 	}
 	if a != 0 {
 		c.stat(AllocSlowpath)
+		c.liveAdd(a, noblock)
 	}
 	c.deliver(&r)
 	c.emitTrace(ot)
@@ -197,14 +198,16 @@ func (c *Cache) markFree(s *slab, a uintptr, i int, t track) {
 func (c *Cache) debugOnAlloc(a uintptr) {
 	if c.dbg.user {
 		c.writeTrack(a, trackAlloc, captureTrack(false))
+		c.liveAdd(a, true)
 	}
 }
 
 // debugFree is Free and FreeNoLock of a debug cache (free_debug_processing
 // and __slab_free under list_lock). The core has checked that a is an object
 // slot of s. A double free is reported and ignored. With noblock and
-// list_lock busy it returns false, after moving the object to objDeferred,
-// and the caller puts it on the deferred list.
+// list_lock (or the live-object profile's lock) busy it returns false,
+// after moving the object to objDeferred, and the caller puts it on the
+// deferred list.
 func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 	var t track
 	if c.dbg.user {
@@ -212,7 +215,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 	}
 	var r reporter
 	n := &c.node
-	if !n.lock(noblock) {
+	if !c.liveRemove(a, noblock) || !n.lock(noblock) {
 		ok := c.markDeferred(&r, s, a, t)
 		c.deliver(&r)
 		return !ok
@@ -224,6 +227,7 @@ func (c *Cache) debugFree(s *slab, a uintptr, noblock bool) bool {
 // debugFreeDeferred frees an object that FreeNoLock deferred, when the
 // deferred list is drained.
 func (c *Cache) debugFreeDeferred(s *slab, a uintptr) {
+	c.liveRemove(a, false)
 	var r reporter
 	c.node.lock(false)
 	c.freeDebugAndUnlock(&r, s, a, track{}, objDeferred)

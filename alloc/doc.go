@@ -3,10 +3,65 @@
 // generations: the percpu sheaves of Linux 7.0, the cpu slabs they replaced
 // (at the kernel's cost, and at the cost without pinning), and the 6.18
 // hybrid of the two. A Go P stands in for a CPU. The memory is never seen by
-// the garbage collector: never store Go pointers in it (NewTyped refuses
-// pointerful types).
+// the garbage collector: never store Go pointers in it (see Safety below).
 //
-// This comment is the design overview; the other files point here.
+// # Quick start
+//
+// A Cache holds objects of one size, like the kernel's kmem_cache:
+//
+//	c, err := alloc.NewCache("sessions", 64, alloc.Config{})
+//	if err != nil {
+//		return err
+//	}
+//	p := c.Alloc() // 64 bytes outside the Go heap, or nil when memory runs out
+//	...
+//	c.Free(p)
+//	if err := c.Destroy(); err != nil { // errors.Is(err, alloc.ErrLeak)
+//		return err
+//	}
+//
+// NewTyped gives *T for a pointer-free T. NewHeap is kmalloc: Malloc and
+// Free of any size, from size classes up to 8 KiB and whole pages above;
+// its ByteAllocator hands out []byte (and is Apache Arrow's
+// memory.Allocator), MakeSlice hands out []T. AllocBulk, PrefillSheaf and
+// the no-lock calls (AllocNoLock, for trace hooks) are the kernel's. Config
+// picks the per-P design (Sheaves, the default, CPUSlab, CPUSlabLocked or
+// Hybrid), a MemoryLimit, debugging (Config.Debug, or GOSLUB_SLAB_DEBUG in
+// the kernel's slab_debug= syntax) and hooks. Stats, WriteSlabInfo and
+// Caches show what the caches hold, the slabinfo package serves it at
+// /debug/slabinfo, and LiveProfile shows where the live objects of caches
+// with DebugStoreUser were allocated.
+//
+// # Safety
+//
+// The memory is mapped from the OS (mmap; VirtualAlloc on Windows) and is
+// not part of the Go heap (where there is neither, as on js/wasm and Plan 9,
+// it is pointer-free Go memory, which the collector counts but never scans):
+//
+//   - Never store Go pointers in it: pointers, strings, slices, maps,
+//     channels, funcs or interfaces. The garbage collector does not scan it,
+//     so what they point to may be freed while still in use. NewTyped and
+//     MakeSlice refuse types that hold them; what a program stores through
+//     an unsafe.Pointer is its own to check.
+//   - After Free the memory is dangling and will be handed out again. Reading
+//     or writing it is a use after free that neither the compiler nor the
+//     race detector sees. Debug caches (Config.Debug) poison free objects,
+//     red-zone live ones and report what they find, but a stray write can
+//     still corrupt another object or crash the program.
+//   - GOMEMLIMIT, runtime.MemStats, the heap profile and the collector's
+//     pacing do not count this memory. Config.MemoryLimit bounds a cache or
+//     heap; Stats and ReadPageStats count it.
+//   - Destroy frees nothing while objects are still allocated (ErrLeak);
+//     using a cache after a successful Destroy panics (ErrDestroyed).
+//   - The per-P layer pins the goroutine to its P with the runtime's
+//     procPin and procUnpin, reached with //go:linkname (pin.go). The
+//     runtime keeps them linkable for the packages that use them ("do not
+//     remove or change the type signature", go.dev/issue/67401), but they
+//     are not a public API: a Go release that dropped them would break the
+//     build.
+//
+// The rest of this comment is the design overview; the other files point
+// here.
 //
 // # Glossary
 //

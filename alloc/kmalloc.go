@@ -82,6 +82,9 @@ func NewHeap(cfg Config) (*Heap, error) {
 		}
 		h.caches[i] = c
 	}
+	for _, c := range h.caches {
+		register(c)
+	}
 	return h, nil
 }
 
@@ -106,14 +109,21 @@ func (h *Heap) Malloc(size int) unsafe.Pointer {
 	case size <= KmallocMaxCacheSize:
 		c := h.caches[kmallocIndex(size)]
 		if c.isDebug() {
-			if c.injectFailure() {
-				return nil
-			}
-			return ptr(c.debugAllocSized(size))
+			return c.debugMalloc(size)
 		}
 		return c.Alloc()
 	}
 	return ptr(h.mallocLarge(size))
+}
+
+// debugMalloc is Malloc of size bytes from c, a debug size class that holds
+// them: failslab applies, and the object records the size, so that the
+// bytes past it are red zone.
+func (c *Cache) debugMalloc(size int) unsafe.Pointer {
+	if c.injectFailure() {
+		return nil
+	}
+	return ptr(c.debugAllocSized(size))
 }
 
 // mallocLarge serves sizes above the largest class with whole pages.
@@ -227,26 +237,9 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 		h.Free(p)
 		return ptr(zeroSize())
 	}
-	s := h.owner("Realloc", a)
-	var old int
-	if s.cache == nil {
-		old = s.npages * pageSize
-		if size <= old && size > old/2 {
-			s.large = size
-			return p
-		}
-	} else {
-		s.cache.checkObject("Realloc", a)
-		old = s.cache.objectSize
-		if size <= old {
-			if s.cache.isDebug() {
-				s.cache.debugResize(a, size)
-			}
-			return p
-		}
-		if s.cache.isDebug() {
-			old = s.cache.debugUsableSize(a)
-		}
+	old, ok := h.resizeInPlace("Realloc", a, size)
+	if ok {
+		return p
 	}
 	q := h.Malloc(size)
 	if q == nil {
@@ -255,6 +248,37 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	copy(unsafe.Slice((*byte)(q), size), unsafe.Slice((*byte)(p), min(old, size)))
 	h.Free(p)
 	return q
+}
+
+// resizeInPlace gives a, an allocation of the heap, size bytes where it
+// is, when its size class holds them, or when its run of pages does and
+// more than half of it stays in use. It returns whether it did, and how
+// many bytes at a held data before. A pointer the heap did not hand out
+// panics, naming op.
+func (h *Heap) resizeInPlace(op string, a uintptr, size int) (old int, ok bool) {
+	s := h.owner(op, a)
+	if s.cache == nil {
+		old = s.npages * pageSize
+		if size <= old && size > old/2 {
+			s.large = size
+			return old, true
+		}
+		return old, false
+	}
+	c := s.cache
+	c.checkObject(op, a)
+	if size <= c.objectSize {
+		old = c.objectSize
+		if c.isDebug() {
+			old = c.debugUsableSize(a)
+			c.debugResize(a, size)
+		}
+		return old, true
+	}
+	if c.isDebug() {
+		return c.debugUsableSize(a), false
+	}
+	return c.objectSize, false
 }
 
 // MallocNoLock is kmalloc_nolock: like Malloc but never waits on a lock. When
@@ -347,7 +371,7 @@ func (h *Heap) Destroy() error {
 	}
 	h.largeMu.Unlock()
 	if len(msgs) > 0 {
-		return errors.New(strings.Join(msgs, "\n"))
+		return errorOf(ErrLeak, "%s", strings.Join(msgs, "\n"))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package alloc
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -376,7 +375,7 @@ func (c *Cache) destroy() error {
 		if total > len(leaked) {
 			fmt.Fprintf(&b, " (and %d more)", total-len(leaked))
 		}
-		return errors.New(b.String())
+		return errorOf(ErrLeak, "%s", b.String())
 	}
 	var all *slab
 	for s := n.all; s != nil; {
@@ -390,6 +389,7 @@ func (c *Cache) destroy() error {
 		s = next
 	}
 	c.destroyed.Store(true)
+	unregister(c)
 	if c.pcs.Load() != nil {
 		c.pcs.Store(&pcpuArray{})
 	}

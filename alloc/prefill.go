@@ -72,7 +72,7 @@ func (c *Cache) fillSheaf(sh *Sheaf, n int) error {
 		c.refillSheaf(&sh.sheafObjs, false)
 	}
 	if sh.size < n {
-		return fmt.Errorf("slub: %s: cannot prefill a sheaf with %d objects: out of memory", c.name, n)
+		return errorOf(c.noMemory(), "slub: %s: cannot prefill a sheaf with %d objects: out of memory", c.name, n)
 	}
 	return nil
 }

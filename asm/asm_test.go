@@ -279,7 +279,9 @@ func TestConcurrent(t *testing.T) {
 			var wg sync.WaitGroup
 			start := make(chan struct{}) // released together, so that they contend
 			for range goroutines {
-				wg.Go(func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
 					<-start
 					for range perG {
 						for {
@@ -293,7 +295,7 @@ func TestConcurrent(t *testing.T) {
 							failed.Add(1)
 						}
 					}
-				})
+				}()
 			}
 			close(start)
 			wg.Wait()

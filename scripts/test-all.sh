@@ -2,9 +2,11 @@
 # test-all.sh runs the test matrix of DESIGN.md section 7: formatting, vet for
 # amd64 and arm64, the tests natively, with the race detector, with the
 # double-word CAS forced off, under qemu-aarch64 with and without the LSE
-# atomics, with -tags purego and for GOARCH=386, and every benchmark once. It
-# also checks that go test keys its cache on the module's environment
-# variables, so that no step is answered from the cache of another.
+# atomics, with -tags purego and for GOARCH=386, go.mod tidiness, the oldest
+# Go that go.mod names, vet for Windows and the tests under Wine, the Arrow
+# programs of arrowtest/, and every benchmark once. It also checks that go
+# test keys its cache on the module's environment variables, so that no
+# step is answered from the cache of another.
 #
 # GOARCH=386 runs natively where the kernel runs 386 binaries, else in a
 # virtual machine (scripts/run-386-vm.sh, a few minutes) when
@@ -196,6 +198,46 @@ else
 	else
 		note "GOARCH=386 go test" "this kernel cannot run 386 binaries and qemu-system-x86_64 is missing"
 	fi
+fi
+
+step "go mod tidy -diff" go mod tidy -diff
+
+# The go line of go.mod is the oldest Go the module builds with: vet
+# everything and test the library with that toolchain, which the go command
+# fetches from the module proxy.
+oldest=go$(go list -m -f '{{.GoVersion}}')
+oldest_go() {
+	GOTOOLCHAIN=$oldest go vet "${pkgs[@]}" || return 1
+	if ((${#qemu_pkgs[@]} > 0)); then
+		GOTOOLCHAIN=$oldest go test -timeout "$TEST_TIMEOUT" "${qemu_pkgs[@]}"
+	fi
+}
+step "$oldest: go vet, and go test of the library" oldest_go
+
+windows_vet() {
+	local a
+	for a in amd64 386 arm64; do
+		GOOS=windows GOARCH=$a go vet "${pkgs[@]}" || return 1
+	done
+}
+step "GOOS=windows go vet (amd64, 386, arm64)" windows_vet
+if ((${#qemu_pkgs[@]} == 0)); then
+	note "windows/amd64 under Wine" "no packages"
+elif bash scripts/wine-test.sh -check; then
+	step "windows/amd64 under Wine" bash scripts/wine-test.sh -timeout "$TEST_TIMEOUT" "${qemu_pkgs[@]}"
+else
+	note "windows/amd64 under Wine" "wine64 or the mingw-w64 cross compiler is missing"
+fi
+
+# The Arrow programs run in a module of their own (arrowtest/), so that
+# the module programs import does not require Arrow.
+arrow_module() {
+	(cd arrowtest && go vet ./... && go mod tidy -diff && go test -race -timeout "$TEST_TIMEOUT" ./...)
+}
+if [[ $PKGS == ./... ]]; then
+	step "arrowtest module: vet, tidy, go test -race" arrow_module
+else
+	note "arrowtest module" "PKGS does not include it"
 fi
 
 step "benchmarks once" go test -run '^$' -bench . -benchtime 1x -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
