@@ -83,7 +83,7 @@ type Cache struct {
 
 	deferred  deferredList
 	destroyed atomic.Bool
-	stats     Counters // atomic; events counted outside pinned sections
+	stats     [NumStatItems]atomic.Uint64 // events counted outside pinned sections
 }
 
 // NewCache creates a cache of objects of size bytes.
@@ -290,10 +290,11 @@ func (c *Cache) Alloc() unsafe.Pointer {
 		pid := procPin()
 		if cpus := c.cpus.Load(); pid < len(cpus.c) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
-				tid := cc.pair.Hi
-				if obj := uintptr(cc.pair.Lo); obj != 0 {
+				pair := cc.pair()
+				tid := pair.Hi
+				if obj := uintptr(pair.Lo); obj != 0 {
 					next := c.getFP(obj)
-					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(obj), tid, uint64(next), tid+cpus.tidStep) {
+					if asm.CompareAndSwapLocalUnchecked(pair, uint64(obj), tid, uint64(next), tid+cpus.tidStep) {
 						pstat(&cc.stat[AllocFastpath])
 						cc.lock.unlock()
 						procUnpin()
@@ -352,10 +353,11 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 		pid := procPin()
 		if cpus := c.cpus.Load(); pid < len(cpus.c) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
-				tid := cc.pair.Hi
-				if fl := uintptr(cc.pair.Lo); cc.slab.Load() == s && fl != a {
+				pair := cc.pair()
+				tid := pair.Hi
+				if fl := uintptr(pair.Lo); cc.slab.Load() == s && fl != a {
 					c.setFP(a, fl)
-					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
+					if asm.CompareAndSwapLocalUnchecked(pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
 						pstat(&cc.stat[FreeFastpath])
 						cc.lock.unlock()
 						procUnpin()
@@ -396,10 +398,11 @@ func (c *Cache) freeChecked(s *slab, a uintptr) {
 		pid := procPin()
 		if cpus := c.cpus.Load(); pid < len(cpus.c) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
-				tid := cc.pair.Hi
-				if fl := uintptr(cc.pair.Lo); cc.slab.Load() == s && fl != a {
+				pair := cc.pair()
+				tid := pair.Hi
+				if fl := uintptr(pair.Lo); cc.slab.Load() == s && fl != a {
 					c.setFP(a, fl)
-					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
+					if asm.CompareAndSwapLocalUnchecked(pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
 						pstat(&cc.stat[FreeFastpath])
 						cc.lock.unlock()
 						procUnpin()

@@ -292,7 +292,7 @@ func (c *Cache) Stats() Stats {
 		CPUPartial:     c.cpuPartial,
 	}
 	for i := range st.Counters {
-		st.Counters[i] = loadCounter(&c.stats[i])
+		st.Counters[i] = c.stats[i].Load()
 	}
 	release := c.quiesce(false)
 	var inuse int64

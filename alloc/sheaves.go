@@ -1,6 +1,9 @@
 package alloc
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // The Sheaves design's per-P layer (Linux 7.0's slub_percpu_sheaves), which
 // the Hybrid design shares; they differ in what the sheaves refill from and
@@ -13,6 +16,7 @@ type pcpuSheaves struct {
 	lock  localLock
 	main  *Sheaf
 	spare *Sheaf
+	_     [0]atomic.Uint64     // stat is 8-byte aligned on every platform
 	stat  [NumStatItems]uint64 // events counted while pinned; read atomically
 	_     [64]byte             // keep neighbouring Ps' lock words apart
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/bits"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/goslub/slub/asm"
 )
@@ -13,11 +12,10 @@ import (
 // cache. It lives on the Go heap, off the slab, so that an overrun in slab
 // memory cannot corrupt it. See doc.go for the slab states.
 type slab struct {
-	// pair is (freelist, counters), updated together with the double-word CAS
-	// (or under the node's list_lock without one). It must stay the first
-	// field: the struct is allocated in a 16-byte size class, and newSlab
-	// asserts the alignment.
-	pair asm.Pair
+	// slot holds the pair (freelist, counters), updated together with the
+	// double-word CAS (or under the node's list_lock without one), 16-byte
+	// aligned wherever the slot lies (see pairSlot); newSlab asserts it.
+	slot pairSlot
 
 	cache  *Cache
 	heap   *Heap   // large allocations only
@@ -73,8 +71,11 @@ func (c counters) withFrozen(f bool) counters {
 	return c &^ (1 << 31)
 }
 
-func (s *slab) freelist() uintptr       { return uintptr(atomic.LoadUint64(&s.pair.Lo)) }
-func (s *slab) counters() counters      { return counters(atomic.LoadUint64(&s.pair.Hi)) }
+// pair returns the (freelist, counters) pair.
+func (s *slab) pair() *asm.Pair { return s.slot.get() }
+
+func (s *slab) freelist() uintptr       { return uintptr(atomic.LoadUint64(&s.pair().Lo)) }
+func (s *slab) counters() counters      { return counters(atomic.LoadUint64(&s.pair().Hi)) }
 func (s *slab) contains(a uintptr) bool { return a >= s.base && a < s.end }
 
 // cmpxchg is slab_update_freelist: replace (freelist, counters) if they still
@@ -83,7 +84,7 @@ func (s *slab) contains(a uintptr) bool { return a >= s.base && a < s.end }
 // such a cache holds too.
 func (c *Cache) cmpxchg(s *slab, oldFL uintptr, oldC counters, newFL uintptr, newC counters) bool {
 	if c.lockless {
-		if asm.CompareAndSwap(&s.pair, uint64(oldFL), uint64(oldC), uint64(newFL), uint64(newC)) {
+		if asm.CompareAndSwap(s.pair(), uint64(oldFL), uint64(oldC), uint64(newFL), uint64(newC)) {
 			return true
 		}
 		c.stat(CmpxchgDoubleFail)
@@ -93,8 +94,8 @@ func (c *Cache) cmpxchg(s *slab, oldFL uintptr, oldC counters, newFL uintptr, ne
 		c.stat(CmpxchgDoubleFail)
 		return false
 	}
-	atomic.StoreUint64(&s.pair.Lo, uint64(newFL))
-	atomic.StoreUint64(&s.pair.Hi, uint64(newC))
+	atomic.StoreUint64(&s.pair().Lo, uint64(newFL))
+	atomic.StoreUint64(&s.pair().Hi, uint64(newC))
 	return true
 }
 
@@ -163,7 +164,7 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 		return nil
 	}
 	s := &slab{cache: c, npages: c.slabPages}
-	if uintptr(unsafe.Pointer(&s.pair))&15 != 0 {
+	if !asm.Aligned(s.pair()) {
 		panic("slub: slab freelist pair is not 16-byte aligned")
 	}
 	a := pages.allocPages(c.slabPages, c.slabPages, s, noblock)
@@ -193,8 +194,8 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	if first >= s.end {
 		first = 0
 	}
-	s.pair.Lo = uint64(first)
-	s.pair.Hi = uint64(mkCounters(take, c.objsPerSlab, false, 0))
+	s.pair().Lo = uint64(first)
+	s.pair().Hi = uint64(mkCounters(take, c.objsPerSlab, false, 0))
 	c.stat(AllocSlab)
 	return s
 }
