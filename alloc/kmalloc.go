@@ -3,6 +3,7 @@ package alloc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 	"sync"
@@ -111,10 +112,14 @@ func (h *Heap) Malloc(size int) unsafe.Pointer {
 	return ptr(h.mallocLarge(size))
 }
 
+// maxLargePages bounds a large allocation: 64 GiB, and on 32-bit platforms
+// what an int can count in bytes (UsableSize returns the whole pages).
+const maxLargePages = min(1<<24, math.MaxInt/pageSize)
+
 // mallocLarge serves sizes above the largest class with whole pages.
 func (h *Heap) mallocLarge(size int) uintptr {
 	np := (size-1)/pageSize + 1 // size+pageSize-1 would overflow for huge sizes
-	if np > 1<<24 {
+	if np > maxLargePages {
 		return 0
 	}
 	bytes := int64(np) * pageSize
