@@ -242,23 +242,45 @@ func cpuPartialFor(size, objsPerSlab int) (objects, slabs int) {
 }
 
 // Name returns the cache's name.
-func (c *Cache) Name() string { return c.name }
+func (c *Cache) Name() string {
+	c.checkMade()
+	return c.name
+}
 
 // ObjectSize returns the object size asked for.
-func (c *Cache) ObjectSize() int { return c.objectSize }
+func (c *Cache) ObjectSize() int {
+	c.checkMade()
+	return c.objectSize
+}
 
 // Design returns the cache's per-P design.
-func (c *Cache) Design() Design { return c.design }
+func (c *Cache) Design() Design {
+	c.checkMade()
+	return c.design
+}
 
 // isDebug reports whether c is a debug cache (slab_debug letters F, Z, P,
 // U or T): no per-P layer, every slab change under list_lock.
 func (c *Cache) isDebug() bool { return c.dbg != nil }
 
+// checkLive panics unless c was made by NewCache (or NewHeap, NewTyped)
+// and has not been destroyed.
 func (c *Cache) checkLive() {
+	c.checkMade()
 	if c.destroyed.Load() {
 		panic("slub: " + c.name + ": cache used after Destroy")
 	}
 }
+
+// checkMade panics for a nil Cache or one that NewCache did not make (a
+// zero Cache{}), which has no design to run.
+func (c *Cache) checkMade() {
+	if c == nil || c.pp == nil {
+		panic(errCacheNotMade)
+	}
+}
+
+const errCacheNotMade = "slub: a nil or zero Cache: make caches with NewCache, NewTyped or NewHeap"
 
 // Alloc returns a new object, or nil when memory is exhausted or the cache's
 // MemoryLimit is reached. The object's contents are unspecified (what the
@@ -269,6 +291,9 @@ func (c *Cache) checkLive() {
 // step included, to save the calls; a miss goes to the design's alloc,
 // which starts over.
 func (c *Cache) Alloc() unsafe.Pointer {
+	if c == nil {
+		panic(errCacheNotMade) // a zero Cache has no fast path: allocSlow says so
+	}
 	switch c.fast {
 	case fastSheaves:
 		pid := procPin()
@@ -311,6 +336,7 @@ func (c *Cache) Alloc() unsafe.Pointer {
 
 // allocSlow is Alloc past the written-out fast path.
 func (c *Cache) allocSlow() uintptr {
+	c.checkMade()
 	if c.injectFailure() {
 		return 0
 	}
@@ -324,9 +350,13 @@ func (c *Cache) allocSlow() uintptr {
 // The fast paths are written out as in Alloc (and once more in
 // freeChecked, for callers that have checked the pointer already).
 func (c *Cache) Free(obj unsafe.Pointer) {
+	if c == nil {
+		panic(errCacheNotMade) // a zero Cache owns no slab: checkObject says so
+	}
 	a := uintptr(obj)
 	s := lookupSlab(a)
 	if s == nil || s.cache != c || !c.validSlot(s, a) {
+		c.checkMade()
 		if a == 0 {
 			return
 		}

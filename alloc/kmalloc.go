@@ -82,7 +82,18 @@ func NewHeap(cfg Config) (*Heap, error) {
 }
 
 // Caches returns the heap's size-class caches, smallest first.
-func (h *Heap) Caches() []*Cache { return append([]*Cache(nil), h.caches[:]...) }
+func (h *Heap) Caches() []*Cache {
+	h.checkMade()
+	return append([]*Cache(nil), h.caches[:]...)
+}
+
+// checkMade panics for a nil Heap or one NewHeap did not make (a zero
+// Heap{}).
+func (h *Heap) checkMade() {
+	if h == nil || h.limit == nil {
+		panic("slub: a nil or zero Heap: make one with NewHeap, or use DefaultHeap")
+	}
+}
 
 // zeroSize is the address Malloc(0) returns: one inaccessible page, so a
 // dereference faults (the kernel's ZERO_SIZE_PTR).
@@ -94,6 +105,7 @@ var zeroSize = sync.OnceValue(sysGuard)
 // that must not be dereferenced and that Free accepts; a negative size
 // returns nil.
 func (h *Heap) Malloc(size int) unsafe.Pointer {
+	h.checkMade()
 	switch {
 	case size < 0:
 		return nil
@@ -157,6 +169,7 @@ func (h *Heap) Free(p unsafe.Pointer) {
 		s.cache.freeChecked(s, a) // one lookup: the slab found here
 		return
 	}
+	h.checkMade()
 	if a == 0 || a == zeroSize() {
 		return
 	}
@@ -197,6 +210,7 @@ func (h *Heap) freeLarge(s *slab) {
 // UsableSize returns how many bytes at p may be used (ksize): the class size,
 // the requested size for debug heaps, or the whole pages of a large one.
 func (h *Heap) UsableSize(p unsafe.Pointer) int {
+	h.checkMade()
 	a := uintptr(p)
 	if a == 0 || a == zeroSize() {
 		return 0
@@ -217,6 +231,7 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 // returns the zero-size pointer; a negative size returns nil and leaves p
 // alone. When it cannot allocate it returns nil and p stays valid.
 func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
+	h.checkMade()
 	a := uintptr(p)
 	switch {
 	case size < 0:
@@ -261,6 +276,7 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 // the size class is busy it retries once with the next larger class, then
 // returns nil. Sizes above KmallocMaxCacheSize return nil.
 func (h *Heap) MallocNoLock(size int) unsafe.Pointer {
+	h.checkMade()
 	switch {
 	case size < 0 || size > KmallocMaxCacheSize:
 		return nil
@@ -297,6 +313,7 @@ func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
 // FreeNoLock is kfree_nolock: frees p, which MallocNoLock returned, without
 // waiting on a lock, deferring it when it must.
 func (h *Heap) FreeNoLock(p unsafe.Pointer) {
+	h.checkMade()
 	a := uintptr(p)
 	if a == 0 || a == zeroSize() {
 		return
@@ -310,6 +327,7 @@ func (h *Heap) FreeNoLock(p unsafe.Pointer) {
 
 // Shrink shrinks every cache of the heap and gives free pages to the OS.
 func (h *Heap) Shrink() {
+	h.checkMade()
 	for _, c := range h.caches {
 		c.Shrink()
 	}
@@ -317,6 +335,7 @@ func (h *Heap) Shrink() {
 
 // Validate validates every cache of the heap.
 func (h *Heap) Validate() error {
+	h.checkMade()
 	var errs []error
 	for _, c := range h.caches {
 		if err := c.Validate(); err != nil {
@@ -329,6 +348,7 @@ func (h *Heap) Validate() error {
 // Destroy frees the heap. If anything is still allocated it returns an
 // error naming it; caches without live objects are destroyed regardless.
 func (h *Heap) Destroy() error {
+	h.checkMade()
 	var msgs []string
 	for _, c := range h.caches {
 		if c.destroyed.Load() {

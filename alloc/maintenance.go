@@ -281,6 +281,7 @@ func (c *Cache) validateQuiesced(r *reporter) []string {
 // objects that were freed while Stats ran. Most allocations and frees wait
 // while Stats walks the slabs: it is for monitoring, not for a hot path.
 func (c *Cache) Stats() Stats {
+	c.checkMade()
 	st := Stats{
 		Name:           c.name,
 		Design:         c.design,
