@@ -12,7 +12,7 @@ const bulkChunk = 64
 // freelist under the per-P lock, calling the slow path only to load the next
 // one, as the old kernel did.
 func (c *Cache) AllocBulk(objs []unsafe.Pointer) int {
-	c.checkMade()
+	c.checkLive()
 	if len(objs) == 0 || c.injectFailure() {
 		return 0
 	}
@@ -39,7 +39,7 @@ func (c *Cache) allocBulk(dst []uintptr) int { return c.pp.allocBulk(c, dst) }
 // FreeBulk frees every object of objs (kmem_cache_free_bulk). Every pointer
 // is checked before anything is freed; nil entries are skipped.
 func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
-	c.checkMade()
+	c.checkLive()
 	var last *slab // objects of a bulk free tend to share slabs
 	for _, o := range objs {
 		a := uintptr(o)

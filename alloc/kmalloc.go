@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -20,6 +21,8 @@ type Heap struct {
 
 	largeMu sync.Mutex
 	large   map[uintptr]*slab // large allocations by address, under largeMu
+
+	destroyed atomic.Bool // Destroy freed everything
 }
 
 // The kmalloc size classes.
@@ -95,6 +98,15 @@ func (h *Heap) checkMade() {
 	}
 }
 
+// checkLive panics for a heap that Destroy freed (its caches check
+// themselves).
+func (h *Heap) checkLive() {
+	h.checkMade()
+	if h.destroyed.Load() {
+		panic("slub: kmalloc: heap used after Destroy")
+	}
+}
+
 // zeroSize is the address Malloc(0) returns: one inaccessible page, so a
 // dereference faults (the kernel's ZERO_SIZE_PTR).
 var zeroSize = sync.OnceValue(sysGuard)
@@ -130,6 +142,7 @@ const maxLargePages = min(1<<24, math.MaxInt/pageSize)
 
 // mallocLarge serves sizes above the largest class with whole pages.
 func (h *Heap) mallocLarge(size int) uintptr {
+	h.checkLive()
 	np := (size-1)/pageSize + 1 // size+pageSize-1 would overflow for huge sizes
 	if np > maxLargePages {
 		return 0
@@ -301,6 +314,7 @@ func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
 	if !c.isDebug() {
 		return c.AllocNoLock()
 	}
+	c.checkLive()
 	a := c.allocDebug(size, true)
 	if a == 0 {
 		c.stat(NoLockAllocFail)
@@ -327,7 +341,7 @@ func (h *Heap) FreeNoLock(p unsafe.Pointer) {
 
 // Shrink shrinks every cache of the heap and gives free pages to the OS.
 func (h *Heap) Shrink() {
-	h.checkMade()
+	h.checkLive()
 	for _, c := range h.caches {
 		c.Shrink()
 	}
@@ -335,7 +349,7 @@ func (h *Heap) Shrink() {
 
 // Validate validates every cache of the heap.
 func (h *Heap) Validate() error {
-	h.checkMade()
+	h.checkLive()
 	var errs []error
 	for _, c := range h.caches {
 		if err := c.Validate(); err != nil {
@@ -345,16 +359,14 @@ func (h *Heap) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Destroy frees the heap. If anything is still allocated it returns an
-// error naming it; caches without live objects are destroyed regardless.
+// Destroy frees the heap. If anything is still allocated it frees nothing,
+// returns an error naming it, and the heap stays usable. After a
+// successful Destroy the heap must not be used.
 func (h *Heap) Destroy() error {
-	h.checkMade()
+	h.checkLive()
 	var msgs []string
 	for _, c := range h.caches {
-		if c.destroyed.Load() {
-			continue
-		}
-		if err := c.destroy(); err != nil {
+		if err := c.destroy(false); err != nil {
 			msgs = append(msgs, err.Error())
 		}
 	}
@@ -363,9 +375,19 @@ func (h *Heap) Destroy() error {
 		msgs = append(msgs, fmt.Sprintf("slub: kmalloc: Destroy: large allocation of %d bytes at %#x still allocated", s.large, a))
 	}
 	h.largeMu.Unlock()
+	if len(msgs) == 0 {
+		// Nothing allocated: free every cache (only a concurrent use,
+		// which Destroy does not allow, could make one fail now).
+		for _, c := range h.caches {
+			if err := c.destroy(true); err != nil {
+				msgs = append(msgs, err.Error())
+			}
+		}
+	}
 	if len(msgs) > 0 {
 		return errors.New(strings.Join(msgs, "\n"))
 	}
+	h.destroyed.Store(true)
 	return nil
 }
 

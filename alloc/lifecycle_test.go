@@ -123,3 +123,105 @@ func TestZeroAndNilHandles(t *testing.T) {
 	mustFinish(t, real)
 	mustDestroyHeap(t, h)
 }
+
+// debugVariants adds a debug cache to the matrix, for the paths that
+// debug caches take on their own.
+func eachVariantAndDebug(t *testing.T, f func(t *testing.T, cfg Config)) {
+	eachVariant(t, f)
+	t.Run("debug", func(t *testing.T) { f(t, Config{Debug: DebugAll}) })
+	t.Run("debug/cpuslab", func(t *testing.T) { f(t, Config{Design: CPUSlab, Debug: DebugAll}) })
+}
+
+// After a successful Destroy every operation that could hand out or take
+// back an object panics, the no-lock ones and the sheaf ones included, and
+// none maps memory.
+func TestEveryOpAfterDestroy(t *testing.T) {
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "gone", 64, cfg)
+		old := allocN(t, c, 2*c.objsPerSlab)
+		sh, err := c.PrefillSheaf(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sh.Len() > 0 {
+			old = append(old, sh.Alloc())
+		}
+		freeAll(c, old)
+		mustFinish(t, c)
+		inUse := ReadPageStats().InUse
+		ops := map[string]func(){
+			"Alloc":        func() { c.Alloc() },
+			"Free":         func() { c.Free(old[0]) },
+			"AllocNoLock":  func() { c.AllocNoLock() },
+			"FreeNoLock":   func() { c.FreeNoLock(old[1]) },
+			"AllocBulk":    func() { c.AllocBulk(make([]unsafe.Pointer, 5)) },
+			"FreeBulk":     func() { c.FreeBulk(old[2:4]) },
+			"PrefillSheaf": func() { c.PrefillSheaf(3) },
+			"RefillSheaf":  func() { c.RefillSheaf(sh, 3) },
+			"ReturnSheaf":  func() { c.ReturnSheaf(sh) },
+			"Shrink":       func() { c.Shrink() },
+			"Validate":     func() { c.Validate() },
+			"Destroy":      func() { c.Destroy() },
+		}
+		for name, f := range ops {
+			mustPanicWith(t, name, f, "gone", "used after Destroy")
+		}
+		if got := ReadPageStats().InUse; got != inUse {
+			t.Errorf("operations after Destroy took pages: InUse %d -> %d", inUse, got)
+		}
+	})
+}
+
+func TestHeapUseAfterDestroy(t *testing.T) {
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		h := mustHeap(t, cfg)
+		small, large := h.Malloc(40), h.Malloc(5*pageSize)
+		h.Free(small)
+		h.Free(large)
+		mustDestroyHeap(t, h)
+		inUse := ReadPageStats().InUse
+		ops := map[string]func(){
+			"Malloc":        func() { h.Malloc(40) },
+			"Malloc(large)": func() { h.Malloc(5 * pageSize) },
+			"Zalloc":        func() { h.Zalloc(40) },
+			"MallocNoLock":  func() { h.MallocNoLock(40) },
+			"Realloc(nil)":  func() { h.Realloc(nil, 40) },
+			"Shrink":        func() { h.Shrink() },
+			"Validate":      func() { h.Validate() },
+			"Destroy":       func() { h.Destroy() },
+		}
+		for name, f := range ops {
+			mustPanicWith(t, name, f, "used after Destroy")
+		}
+		if got := ReadPageStats().InUse; got != inUse {
+			t.Errorf("operations after Destroy took pages: InUse %d -> %d", inUse, got)
+		}
+	})
+}
+
+// A Destroy that fails frees nothing: every size class and large
+// allocations keep working.
+func TestHeapFailedDestroyKeepsHeap(t *testing.T) {
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		h := mustHeap(t, cfg)
+		leak := h.Malloc(100)
+		if err := h.Destroy(); err == nil {
+			t.Fatal("Destroy with a live object succeeded")
+		}
+		var got []unsafe.Pointer
+		for _, size := range append(kmallocSizes[:], 3*pageSize) {
+			p := h.Malloc(size)
+			if p == nil {
+				t.Fatalf("Malloc(%d) after a failed Destroy: nil", size)
+			}
+			got = append(got, p)
+			if q := h.MallocNoLock(min(size, KmallocMaxCacheSize)); q != nil {
+				got = append(got, q)
+			}
+		}
+		for _, p := range append(got, leak) {
+			h.Free(p)
+		}
+		mustDestroyHeap(t, h)
+	})
+}

@@ -321,10 +321,13 @@ func (c *Cache) Destroy() error {
 	if c.heap != nil {
 		return fmt.Errorf("slub: %s: Destroy: the cache belongs to a heap; destroy the heap", c.name)
 	}
-	return c.destroy()
+	return c.destroy(true)
 }
 
-func (c *Cache) destroy() error {
+// destroy flushes the cache and, if no object is allocated, frees its
+// slabs and marks it destroyed when free is set. Otherwise it changes
+// nothing more and returns an error naming the objects.
+func (c *Cache) destroy(free bool) error {
 	c.flushAll()
 	n := &c.node
 	n.lock(false)
@@ -361,6 +364,10 @@ func (c *Cache) destroy() error {
 			fmt.Fprintf(&b, " (and %d more)", total-len(leaked))
 		}
 		return errors.New(b.String())
+	}
+	if !free {
+		n.unlock()
+		return nil
 	}
 	var all *slab
 	for s := n.all; s != nil; {

@@ -94,7 +94,7 @@ func (c *Cache) allocBulkFresh(dst []uintptr) int {
 // RefillSheaf tops a prefilled sheaf up to at least n objects, growing it
 // into an oversize sheaf when n is above its capacity.
 func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
-	c.checkMade()
+	c.checkLive()
 	if sh == nil || sh.cache != c {
 		return fmt.Errorf("slub: %s: RefillSheaf: sheaf of another cache", c.name)
 	}
@@ -116,7 +116,7 @@ func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 // its limit of full sheaves or the refill fails (SHEAF_RETURN_SLOW).
 // Oversize sheaves are always flushed.
 func (c *Cache) ReturnSheaf(sh *Sheaf) {
-	c.checkMade()
+	c.checkLive()
 	if sh == nil {
 		return
 	}

@@ -235,7 +235,7 @@ func (c *Cache) badPointer(op string, a uintptr, why string) {
 // checkObject returns the slab of object a, or panics naming the cache and
 // the address when a is foreign, interior or misaligned.
 func (c *Cache) checkObject(op string, a uintptr) *slab {
-	c.checkMade()
+	c.checkLive() // a destroyed cache has no slabs to look in
 	s := lookupSlab(a)
 	if s == nil || s.cache != c {
 		c.foreign(op, a, s)
