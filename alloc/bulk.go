@@ -9,6 +9,7 @@ import "unsafe"
 // freelist under the per-P lock, calling the slow path only to load the next
 // one, as the old kernel did.
 func (c *Cache) AllocBulk(objs []unsafe.Pointer) int {
+	c.checkLive()
 	if len(objs) == 0 || c.injectFailure() {
 		return 0
 	}
@@ -36,6 +37,7 @@ func (c *Cache) allocBulk(dst []uintptr) int { return c.pp.allocBulk(c, dst) }
 // is checked before anything is freed; nil entries are skipped. Afterwards
 // every entry of objs is nil, as the kernel leaves its array.
 func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
+	c.checkLive()
 	var last *slab // objects of a bulk free tend to share slabs
 	n := 0
 	for _, o := range objs {

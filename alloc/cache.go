@@ -107,7 +107,7 @@ type Cache struct {
 	deferred   deferredList
 	rcu        rcuState // FreeRCU and TypesafeByRCU (rcu_free.go)
 	destroyed  atomic.Bool
-	stats      Counters // atomic; events counted outside pinned sections
+	stats      [NumStatItems]atomic.Uint64 // events counted outside pinned sections
 }
 
 // NewCache creates a cache of objects of size bytes.
@@ -277,13 +277,22 @@ func cpuPartialFor(size, objsPerSlab int) (objects, slabs int) {
 }
 
 // Name returns the cache's name.
-func (c *Cache) Name() string { return c.name }
+func (c *Cache) Name() string {
+	c.checkMade()
+	return c.name
+}
 
 // ObjectSize returns the object size asked for.
-func (c *Cache) ObjectSize() int { return c.objectSize }
+func (c *Cache) ObjectSize() int {
+	c.checkMade()
+	return c.objectSize
+}
 
 // Design returns the cache's per-P design.
-func (c *Cache) Design() Design { return c.design }
+func (c *Cache) Design() Design {
+	c.checkMade()
+	return c.design
+}
 
 // isDebug reports whether c is a debug cache (slab_debug letters F, Z, P,
 // U or T): no per-P layer, every slab change under list_lock.
@@ -299,11 +308,24 @@ func (c *Cache) Debug() DebugFlags { return c.debug }
 // Heap returns the heap the cache is a size class of, or nil.
 func (c *Cache) Heap() *Heap { return c.heap }
 
+// checkLive panics unless c was made by NewCache (or NewHeap, NewTyped)
+// and has not been destroyed.
 func (c *Cache) checkLive() {
+	c.checkMade()
 	if c.destroyed.Load() {
 		panic(errorOf(ErrDestroyed, "slub: %s: cache used after Destroy", c.name))
 	}
 }
+
+// checkMade panics for a nil Cache or one that NewCache did not make (a
+// zero Cache{}), which has no design to run.
+func (c *Cache) checkMade() {
+	if c == nil || c.pp == nil {
+		panic(errCacheNotMade)
+	}
+}
+
+const errCacheNotMade = "slub: a nil or zero Cache: make caches with NewCache, NewTyped or NewHeap"
 
 // Alloc returns a new object, or nil when memory is exhausted or the cache's
 // MemoryLimit is reached. The object's contents are unspecified (what the
@@ -314,6 +336,9 @@ func (c *Cache) checkLive() {
 // step included, to save the calls; a miss goes to the design's alloc,
 // which starts over.
 func (c *Cache) Alloc() unsafe.Pointer {
+	if c == nil {
+		panic(errCacheNotMade) // a zero Cache has no fast path: allocSlow says so
+	}
 	switch c.fast {
 	case fastSheaves:
 		pid := procPin()
@@ -335,10 +360,11 @@ func (c *Cache) Alloc() unsafe.Pointer {
 		pid := procPin()
 		if cpus := c.cpus.Load(); pid < len(cpus.c) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
-				tid := cc.pair.Hi
-				if obj := uintptr(cc.pair.Lo); obj != 0 {
+				pair := cc.pair()
+				tid := pair.Hi
+				if obj := uintptr(pair.Lo); obj != 0 {
 					next := c.getFP(obj)
-					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(obj), tid, uint64(next), tid+cpus.tidStep) {
+					if asm.CompareAndSwapLocalUnchecked(pair, uint64(obj), tid, uint64(next), tid+cpus.tidStep) {
 						pstat(&cc.stat[AllocFastpath])
 						cc.lock.unlock()
 						procUnpin()
@@ -355,6 +381,7 @@ func (c *Cache) Alloc() unsafe.Pointer {
 
 // allocSlow is Alloc past the written-out fast path.
 func (c *Cache) allocSlow() uintptr {
+	c.checkMade()
 	if c.injectFailure() {
 		return 0
 	}
@@ -368,9 +395,13 @@ func (c *Cache) allocSlow() uintptr {
 // The fast paths are written out as in Alloc (and once more in
 // freeChecked, for callers that have checked the pointer already).
 func (c *Cache) Free(obj unsafe.Pointer) {
+	if c == nil {
+		panic(errCacheNotMade) // a zero Cache owns no slab: checkObject says so
+	}
 	a := uintptr(obj)
 	e := lookupOwner(a)
 	if e == nil || e.cache.Load() != c || !c.isSlot(a) {
+		c.checkMade()
 		if a == 0 {
 			return
 		}
@@ -398,10 +429,11 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 		pid := procPin()
 		if cpus := c.cpus.Load(); pid < len(cpus.c) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
-				tid := cc.pair.Hi
-				if fl := uintptr(cc.pair.Lo); cc.slab.Load() == s && fl != a {
+				pair := cc.pair()
+				tid := pair.Hi
+				if fl := uintptr(pair.Lo); cc.slab.Load() == s && fl != a {
 					c.setFP(a, fl)
-					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
+					if asm.CompareAndSwapLocalUnchecked(pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
 						pstat(&cc.stat[FreeFastpath])
 						cc.lock.unlock()
 						procUnpin()
@@ -442,10 +474,11 @@ func (c *Cache) freeChecked(s *slab, a uintptr) {
 		pid := procPin()
 		if cpus := c.cpus.Load(); pid < len(cpus.c) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
-				tid := cc.pair.Hi
-				if fl := uintptr(cc.pair.Lo); cc.slab.Load() == s && fl != a {
+				pair := cc.pair()
+				tid := pair.Hi
+				if fl := uintptr(pair.Lo); cc.slab.Load() == s && fl != a {
 					c.setFP(a, fl)
-					if asm.CompareAndSwapLocalUnchecked(&cc.pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
+					if asm.CompareAndSwapLocalUnchecked(pair, uint64(fl), tid, uint64(a), tid+cpus.tidStep) {
 						pstat(&cc.stat[FreeFastpath])
 						cc.lock.unlock()
 						procUnpin()

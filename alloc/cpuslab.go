@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/goslub/slub/asm"
 )
@@ -25,7 +24,7 @@ import (
 // with a CAS that needs no LOCK prefix; CPUSlabLocked changes it from any P
 // with LOCK CMPXCHG16B, and its slow paths hold mu.
 type kmemCacheCPU struct {
-	pair    asm.Pair             // (freelist, tid); first field, 16-byte aligned
+	slot    pairSlot             // holds pair: (freelist, tid), 16-byte aligned
 	lock    localLock            // CPUSlab: the per-P lock (the owner pinned)
 	slab    atomic.Pointer[slab] // the cpu slab (frozen), or nil
 	partial *slab                // cpu partial list, under the per-P lock
@@ -34,15 +33,15 @@ type kmemCacheCPU struct {
 	// does; Stats reads them atomically. In CPUSlabLocked two goroutines
 	// can use the same P's structure at once (one migrated meanwhile) and
 	// lose an increment: that variant's fast-path counters are approximate.
+	// The zero-size field aligns stat to 8 bytes on every platform, as its
+	// 64-bit atomics need.
+	_    [0]atomic.Uint64
 	stat [NumStatItems]uint64
 	_    [56]byte
 }
 
-// A kmemCacheCPU must stay within 512 bytes: the Go allocator puts an
-// 8-byte header before larger objects that hold pointers, and the pair
-// would lose its 16-byte alignment. In the 512-byte size class the next
-// object's pair is a cache line away from this one's counters.
-var _ [512 - unsafe.Sizeof(kmemCacheCPU{})]byte
+// pair returns the (freelist, tid) pair.
+func (cc *kmemCacheCPU) pair() *asm.Pair { return cc.slot.get() }
 
 type cpuArray struct {
 	c       []*kmemCacheCPU
@@ -74,8 +73,8 @@ func (c *Cache) growCPUs(pid int) {
 	for i := range a.c {
 		if a.c[i] == nil {
 			cc := new(kmemCacheCPU)
-			assertPairAligned(&cc.pair)
-			cc.pair.Hi = uint64(i)
+			assertPairAligned(cc.pair())
+			cc.pair().Hi = uint64(i) // init_tid
 			a.c[i] = cc
 		}
 		a.locks[i] = &a.c[i].lock
@@ -94,15 +93,15 @@ func (c *Cache) growCPUsFor() {
 }
 
 func assertPairAligned(p *asm.Pair) {
-	if uintptr(ptrOf(p))&15 != 0 {
+	if !asm.Aligned(p) {
 		panic("slub: (freelist, tid) pair is not 16-byte aligned")
 	}
 }
 
-func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair.Hi) }
+func loadTid(cc *kmemCacheCPU) uint64 { return atomic.LoadUint64(&cc.pair().Hi) }
 
 func loadCPUFreelist(cc *kmemCacheCPU) uintptr {
-	return uintptr(atomic.LoadUint64(&cc.pair.Lo))
+	return uintptr(atomic.LoadUint64(&cc.pair().Lo))
 }
 
 // lockPair and unlockPair bracket a slab pair update made outside list_lock:
@@ -214,8 +213,8 @@ func (c *Cache) newCPUSlab(noblock bool) (*slab, uintptr) {
 		return nil, 0
 	}
 	fl := s.freelist()
-	s.pair.Lo = 0
-	s.pair.Hi = uint64(mkCounters(c.objsPerSlab, c.objsPerSlab, true, 1))
+	s.pair().Lo = 0
+	s.pair().Hi = uint64(mkCounters(c.objsPerSlab, c.objsPerSlab, true, 1))
 	if !c.registerSlab(s, false, noblock) {
 		return nil, 0
 	}
@@ -373,7 +372,7 @@ func (c *Cache) detachCPU(cc *kmemCacheCPU, step uint64) (s *slab, fl uintptr, p
 		cc.slab.Store(nil)
 		for {
 			tid := loadTid(cc)
-			f := atomic.LoadUint64(&cc.pair.Lo)
+			f := atomic.LoadUint64(&cc.pair().Lo)
 			if c.cpuCAS(cc, f, tid, 0, tid+step) {
 				fl = uintptr(f)
 				break
@@ -403,17 +402,18 @@ func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
 // double-word CAS, a compare and store under the per-P lock the caller
 // holds.
 func (c *Cache) cpuCAS(cc *kmemCacheCPU, oldFL, oldTid, newFL, newTid uint64) bool {
+	p := cc.pair()
 	switch {
 	case c.design != CPUSlabLocked:
 		return c.pinnedCAS(cc, oldFL, oldTid, newFL, newTid)
 	case c.lockless:
-		return asm.CompareAndSwap(&cc.pair, oldFL, oldTid, newFL, newTid)
+		return asm.CompareAndSwap(p, oldFL, oldTid, newFL, newTid)
 	}
-	if atomic.LoadUint64(&cc.pair.Lo) != oldFL || atomic.LoadUint64(&cc.pair.Hi) != oldTid {
+	if atomic.LoadUint64(&p.Lo) != oldFL || atomic.LoadUint64(&p.Hi) != oldTid {
 		return false
 	}
-	atomic.StoreUint64(&cc.pair.Lo, newFL)
-	atomic.StoreUint64(&cc.pair.Hi, newTid)
+	atomic.StoreUint64(&p.Lo, newFL)
+	atomic.StoreUint64(&p.Hi, newTid)
 	return true
 }
 

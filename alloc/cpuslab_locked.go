@@ -52,9 +52,10 @@ func (c *Cache) lockedAlloc() uintptr {
 		return c.lockedAllocSlow(false)
 	}
 	cc, step := c.thisCPU()
+	pair := cc.pair()
 	for {
-		tid := loadTid(cc)
-		obj := loadCPUFreelist(cc)
+		tid := atomic.LoadUint64(&pair.Hi)
+		obj := uintptr(atomic.LoadUint64(&pair.Lo))
 		if obj == 0 || cc.slab.Load() == nil {
 			return c.lockedAllocSlow(false)
 		}
@@ -62,7 +63,7 @@ func (c *Cache) lockedAlloc() uintptr {
 		// goroutine and reused; the read is harmless (slab memory stays
 		// mapped) and the CAS then fails.
 		next := c.getFP(obj)
-		if asm.CompareAndSwap(&cc.pair, uint64(obj), tid, uint64(next), tid+step) {
+		if asm.CompareAndSwap(pair, uint64(obj), tid, uint64(next), tid+step) {
 			pstat(&cc.stat[AllocFastpath])
 			return obj
 		}
@@ -265,7 +266,7 @@ var testHookCPUInstall func()
 func (c *Cache) lockedDetach(cc *kmemCacheCPU, step uint64) uintptr {
 	for {
 		tid := loadTid(cc)
-		fl := atomic.LoadUint64(&cc.pair.Lo)
+		fl := atomic.LoadUint64(&cc.pair().Lo)
 		if c.cpuCAS(cc, fl, tid, 0, tid+step) {
 			return uintptr(fl)
 		}

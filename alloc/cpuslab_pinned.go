@@ -43,9 +43,10 @@ func cpuUnlock(cc *kmemCacheCPU) {
 // while the P has a cpu slab, and the CAS fails only if that rule was
 // broken; it is counted and retried.
 func (c *Cache) cpuPop(cc *kmemCacheCPU, step uint64) uintptr {
+	pair := cc.pair()
 	for {
-		tid := cc.pair.Hi
-		obj := uintptr(cc.pair.Lo)
+		tid := pair.Hi
+		obj := uintptr(pair.Lo)
 		if obj == 0 {
 			return 0
 		}
@@ -64,9 +65,10 @@ func (c *Cache) cpuPop(cc *kmemCacheCPU, step uint64) uintptr {
 // A head already on top of the freelist is a double free: cpuPush refuses
 // it, and the caller's slow path panics.
 func (c *Cache) cpuPush(cc *kmemCacheCPU, step uint64, head, tail uintptr) bool {
+	pair := cc.pair()
 	for {
-		tid := cc.pair.Hi
-		fl := uintptr(cc.pair.Lo)
+		tid := pair.Hi
+		fl := uintptr(pair.Lo)
 		if fl == head {
 			return false
 		}
@@ -82,7 +84,7 @@ func (c *Cache) cpuPush(cc *kmemCacheCPU, step uint64, head, tail uintptr) bool 
 // and s its cpu slab (load_freelist); it returns fl, the object the caller
 // takes. The caller holds the lock.
 func (c *Cache) cpuLoad(cc *kmemCacheCPU, step uint64, s *slab, fl uintptr) uintptr {
-	tid := cc.pair.Hi
+	tid := cc.pair().Hi
 	if !c.cpuCAS(cc, 0, tid, uint64(c.getFP(fl)), tid+step) {
 		panic("slub: " + c.name + ": cpu freelist loaded over a non-empty one")
 	}
@@ -98,10 +100,10 @@ func (c *Cache) cpuLoad(cc *kmemCacheCPU, step uint64, s *slab, fl uintptr) uint
 // exclusion makes exact as well (the kernel's this_cpu_cmpxchg fallback).
 // The pair's alignment was asserted when it was made.
 func (c *Cache) pinnedCAS(cc *kmemCacheCPU, oldFL, oldTid, newFL, newTid uint64) bool {
+	p := cc.pair()
 	if c.lockless {
-		return asm.CompareAndSwapLocalUnchecked(&cc.pair, oldFL, oldTid, newFL, newTid)
+		return asm.CompareAndSwapLocalUnchecked(p, oldFL, oldTid, newFL, newTid)
 	}
-	p := &cc.pair
 	if p.Lo != oldFL || p.Hi != oldTid {
 		return false
 	}
@@ -272,8 +274,9 @@ func (c *Cache) detachCPUSlab(cc *kmemCacheCPU, step uint64) (*slab, uintptr, bo
 		return nil, 0, false
 	}
 	cc.slab.Store(nil)
-	tid := cc.pair.Hi
-	fl := uintptr(cc.pair.Lo)
+	pair := cc.pair()
+	tid := pair.Hi
+	fl := uintptr(pair.Lo)
 	if !c.cpuCAS(cc, uint64(fl), tid, 0, tid+step) {
 		panic("slub: " + c.name + ": cpu freelist changed under the per-P lock")
 	}
@@ -308,7 +311,7 @@ func (cpuSlabPercpu) free(c *Cache, s *slab, a uintptr) { c.cpuFreeOne(s, a, "Fr
 func (c *Cache) cpuFreeOne(s *slab, a uintptr, op string) {
 	cc, step := c.cpuLock()
 	if cc != nil && cc.slab.Load() == s {
-		if uintptr(cc.pair.Lo) == a {
+		if uintptr(cc.pair().Lo) == a {
 			cpuUnlock(cc)
 			c.doubleFree(op, a)
 		}
@@ -356,7 +359,7 @@ func (c *Cache) cpuFreeNoLock(s *slab, a uintptr) bool {
 		}
 		return false
 	}
-	if uintptr(cc.pair.Lo) == a {
+	if uintptr(cc.pair().Lo) == a {
 		cpuUnlock(cc)
 		c.doubleFree("FreeNoLock", a)
 	}
@@ -384,8 +387,9 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 	got := 0
 	for got < len(dst) {
 		if cc, step := c.cpuLock(); cc != nil {
-			tid := cc.pair.Hi
-			fl := uintptr(cc.pair.Lo)
+			pair := cc.pair()
+			tid := pair.Hi
+			fl := uintptr(pair.Lo)
 			s := cc.slab.Load()
 			n := 0
 			for fl != 0 && got < len(dst) {
@@ -398,7 +402,7 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 				}
 			}
 			if n > 0 {
-				if !c.cpuCAS(cc, cc.pair.Lo, tid, uint64(fl), tid+step) {
+				if !c.cpuCAS(cc, pair.Lo, tid, uint64(fl), tid+step) {
 					panic("slub: " + c.name + ": cpu freelist changed under the per-P lock")
 				}
 				pstatAdd(&cc.stat[AllocFastpath], n)

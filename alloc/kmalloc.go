@@ -3,6 +3,7 @@ package alloc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ type Heap struct {
 	largeMu  sync.Mutex
 	large    map[uintptr]*slab // large allocations by address, under largeMu
 	rcuLarge atomic.Int64      // large allocations freed with FreeRCU, waiting for a grace period
+
+	destroyed atomic.Bool // Destroy freed everything
 }
 
 // The kmalloc size classes.
@@ -89,7 +92,27 @@ func NewHeap(cfg Config) (*Heap, error) {
 }
 
 // Caches returns the heap's size-class caches, smallest first.
-func (h *Heap) Caches() []*Cache { return append([]*Cache(nil), h.caches[:]...) }
+func (h *Heap) Caches() []*Cache {
+	h.checkMade()
+	return append([]*Cache(nil), h.caches[:]...)
+}
+
+// checkMade panics for a nil Heap or one NewHeap did not make (a zero
+// Heap{}).
+func (h *Heap) checkMade() {
+	if h == nil || h.limit == nil {
+		panic("slub: a nil or zero Heap: make one with NewHeap, or use DefaultHeap")
+	}
+}
+
+// checkLive panics for a heap that Destroy freed (its caches check
+// themselves).
+func (h *Heap) checkLive() {
+	h.checkMade()
+	if h.destroyed.Load() {
+		panic("slub: kmalloc: heap used after Destroy")
+	}
+}
 
 // zeroSize is the address Malloc(0) returns: one inaccessible page, so a
 // dereference faults (the kernel's ZERO_SIZE_PTR).
@@ -101,6 +124,7 @@ var zeroSize = sync.OnceValue(sysGuard)
 // that must not be dereferenced and that Free accepts; a negative size
 // returns nil.
 func (h *Heap) Malloc(size int) unsafe.Pointer {
+	h.checkMade()
 	switch {
 	case size < 0:
 		return nil
@@ -126,10 +150,15 @@ func (c *Cache) debugMalloc(size int) unsafe.Pointer {
 	return ptr(c.debugAllocSized(size))
 }
 
+// maxLargePages bounds a large allocation: 64 GiB, and on 32-bit platforms
+// what an int can count in bytes (UsableSize returns the whole pages).
+const maxLargePages = min(1<<24, math.MaxInt/pageSize)
+
 // mallocLarge serves sizes above the largest class with whole pages.
 func (h *Heap) mallocLarge(size int) uintptr {
+	h.checkLive()
 	np := (size-1)/pageSize + 1 // size+pageSize-1 would overflow for huge sizes
-	if np > 1<<24 {
+	if np > maxLargePages {
 		return 0
 	}
 	bytes := int64(np) * pageSize
@@ -167,6 +196,7 @@ func (h *Heap) Free(p unsafe.Pointer) {
 		s.cache.freeChecked(s, a) // one lookup: the slab found here
 		return
 	}
+	h.checkMade()
 	if a == 0 || a == zeroSize() {
 		return
 	}
@@ -207,6 +237,7 @@ func (h *Heap) freeLarge(s *slab) {
 // UsableSize returns how many bytes at p may be used (ksize): the class size,
 // the requested size for debug heaps, or the whole pages of a large one.
 func (h *Heap) UsableSize(p unsafe.Pointer) int {
+	h.checkMade()
 	a := uintptr(p)
 	if a == 0 || a == zeroSize() {
 		return 0
@@ -227,6 +258,7 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 // returns the zero-size pointer; a negative size returns nil and leaves p
 // alone. When it cannot allocate it returns nil and p stays valid.
 func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
+	h.checkMade()
 	a := uintptr(p)
 	switch {
 	case size < 0:
@@ -285,6 +317,7 @@ func (h *Heap) resizeInPlace(op string, a uintptr, size int) (old int, ok bool) 
 // the size class is busy it retries once with the next larger class, then
 // returns nil. Sizes above KmallocMaxCacheSize return nil.
 func (h *Heap) MallocNoLock(size int) unsafe.Pointer {
+	h.checkMade()
 	switch {
 	case size < 0 || size > KmallocMaxCacheSize:
 		return nil
@@ -309,6 +342,7 @@ func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
 	if !c.isDebug() {
 		return c.AllocNoLock()
 	}
+	c.checkLive()
 	a := c.allocDebug(size, true)
 	if a == 0 {
 		c.stat(NoLockAllocFail)
@@ -321,6 +355,7 @@ func (c *Cache) allocNoLockSized(size int) unsafe.Pointer {
 // FreeNoLock is kfree_nolock: frees p, which MallocNoLock returned, without
 // waiting on a lock, deferring it when it must.
 func (h *Heap) FreeNoLock(p unsafe.Pointer) {
+	h.checkMade()
 	a := uintptr(p)
 	if a == 0 || a == zeroSize() {
 		return
@@ -334,6 +369,7 @@ func (h *Heap) FreeNoLock(p unsafe.Pointer) {
 
 // Shrink shrinks every cache of the heap and gives free pages to the OS.
 func (h *Heap) Shrink() {
+	h.checkLive()
 	for _, c := range h.caches {
 		c.Shrink()
 	}
@@ -341,6 +377,7 @@ func (h *Heap) Shrink() {
 
 // Validate validates every cache of the heap.
 func (h *Heap) Validate() error {
+	h.checkLive()
 	var errs []error
 	for _, c := range h.caches {
 		if err := c.Validate(); err != nil {
@@ -350,15 +387,14 @@ func (h *Heap) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Destroy frees the heap. If anything is still allocated it returns an
-// error naming it; caches without live objects are destroyed regardless.
+// Destroy frees the heap. If anything is still allocated it frees nothing,
+// returns an error naming it, and the heap stays usable. After a
+// successful Destroy the heap must not be used.
 func (h *Heap) Destroy() error {
+	h.checkLive()
 	var msgs []string
 	for _, c := range h.caches {
-		if c.destroyed.Load() {
-			continue
-		}
-		if err := c.destroy(); err != nil {
+		if err := c.destroy(false); err != nil {
 			msgs = append(msgs, err.Error())
 		}
 	}
@@ -370,9 +406,19 @@ func (h *Heap) Destroy() error {
 		msgs = append(msgs, fmt.Sprintf("slub: kmalloc: Destroy: large allocation of %d bytes at %#x still allocated", s.large, a))
 	}
 	h.largeMu.Unlock()
+	if len(msgs) == 0 {
+		// Nothing allocated: free every cache (only a concurrent use,
+		// which Destroy does not allow, could make one fail now).
+		for _, c := range h.caches {
+			if err := c.destroy(true); err != nil {
+				msgs = append(msgs, err.Error())
+			}
+		}
+	}
 	if len(msgs) > 0 {
 		return errorOf(ErrLeak, "%s", strings.Join(msgs, "\n"))
 	}
+	h.destroyed.Store(true)
 	return nil
 }
 

@@ -136,11 +136,24 @@ func TestHeapZeroAndNegative(t *testing.T) {
 				t.Errorf("size %d: not nil", n)
 			}
 		}
-		// Sizes whose page count would overflow when rounded up.
+		// Sizes whose page count would overflow when rounded up. On 64-bit
+		// platforms no such allocation can succeed; on 32-bit ones (where
+		// the largest int is 2 GiB) Malloc may succeed, and must then give
+		// all of it (Zalloc, which would touch it all, is not tried there).
 		inUse := ReadPageStats().InUse
 		for _, n := range []int{math.MaxInt, math.MaxInt - pageSize + 2, math.MaxInt / 2} {
-			if h.Malloc(n) != nil || h.Zalloc(n) != nil {
+			p := h.Malloc(n)
+			switch {
+			case p == nil:
+			case ptrBits == 64:
 				t.Errorf("Malloc(%d) is not nil", n)
+			case h.UsableSize(p) < n:
+				t.Errorf("Malloc(%d): %d usable bytes", n, h.UsableSize(p))
+			default:
+				h.Free(p)
+			}
+			if ptrBits == 64 && h.Zalloc(n) != nil {
+				t.Errorf("Zalloc(%d) is not nil", n)
 			}
 		}
 		if ReadPageStats().InUse != inUse {

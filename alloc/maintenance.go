@@ -289,6 +289,7 @@ func (c *Cache) validateQuiesced(r *reporter) []string {
 // objects that were freed while Stats ran. Most allocations and frees wait
 // while Stats walks the slabs: it is for monitoring, not for a hot path.
 func (c *Cache) Stats() Stats {
+	c.checkMade()
 	st := Stats{
 		Name:             c.name,
 		Design:           c.design,
@@ -301,7 +302,7 @@ func (c *Cache) Stats() Stats {
 		MaxCachedObjects: c.cachedBound(),
 	}
 	for i := range st.Counters {
-		st.Counters[i] = loadCounter(&c.stats[i])
+		st.Counters[i] = c.stats[i].Load()
 	}
 	release := c.quiesce(false)
 	var inuse int64
@@ -333,10 +334,14 @@ func (c *Cache) Destroy() error {
 	if c.heap != nil {
 		return fmt.Errorf("slub: %s: Destroy: the cache belongs to a heap; destroy the heap", c.name)
 	}
-	return c.destroy()
+	return c.destroy(true)
 }
 
-func (c *Cache) destroy() error {
+// destroy waits for pending RCU frees, flushes the cache and, if no object
+// is allocated, frees its slabs and marks it destroyed when free is set.
+// Otherwise it changes nothing more and returns an error naming the
+// objects.
+func (c *Cache) destroy(free bool) error {
 	if err := c.rcuBarrier(); err != nil {
 		return fmt.Errorf("slub: %s: Destroy: %w", c.name, err)
 	}
@@ -376,6 +381,10 @@ func (c *Cache) destroy() error {
 			fmt.Fprintf(&b, " (and %d more)", total-len(leaked))
 		}
 		return errorOf(ErrLeak, "%s", b.String())
+	}
+	if !free {
+		n.unlock()
+		return nil
 	}
 	var all *slab
 	for s := n.all; s != nil; {

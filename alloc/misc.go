@@ -3,14 +3,9 @@ package alloc
 import (
 	"fmt"
 	"runtime"
-	"unsafe"
-
-	"github.com/goslub/slub/asm"
 )
 
 func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
-
-func ptrOf(p *asm.Pair) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // doubleFree panics for an object freed twice (the cheap checks of a
 // non-debug cache: already on top of the current sheaf, cpu freelist or

@@ -11,6 +11,7 @@ import "unsafe"
 // AllocNoLock returns an object, or nil when none can be had without
 // waiting. nil means "not now", as for kmalloc_nolock; the cache is fine.
 func (c *Cache) AllocNoLock() unsafe.Pointer {
+	c.checkLive()
 	a := c.pp.allocNoLock(c)
 	if a == 0 {
 		c.stat(NoLockAllocFail)
@@ -23,6 +24,7 @@ func (c *Cache) AllocNoLock() unsafe.Pointer {
 // once it defers the object to the cache's deferred list, which later
 // operations drain. Bad pointers panic as in Free.
 func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
+	c.checkLive()
 	a := uintptr(obj)
 	if a == 0 {
 		return

@@ -2,7 +2,6 @@ package alloc
 
 import (
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -23,7 +22,7 @@ func holdPerP(c *Cache) (release func()) {
 
 // slabCounter reads a counter kept outside the per-P structures without
 // taking any lock (Stats waits for the per-P locks a test may hold).
-func slabCounter(c *Cache, i StatItem) uint64 { return atomic.LoadUint64(&c.stats[i]) }
+func slabCounter(c *Cache, i StatItem) uint64 { return c.stats[i].Load() }
 
 // AllocNoLock on an idle cache that has free objects returns one, and
 // FreeNoLock frees at once when nothing is busy.

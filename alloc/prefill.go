@@ -94,6 +94,7 @@ func (c *Cache) allocBulkFresh(dst []uintptr) int {
 // RefillSheaf tops a prefilled sheaf up to at least n objects, growing it
 // into an oversize sheaf when n is above its capacity.
 func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
+	c.checkLive()
 	if sh == nil || sh.cache != c {
 		return fmt.Errorf("slub: %s: RefillSheaf: sheaf of another cache", c.name)
 	}
@@ -115,10 +116,14 @@ func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 // its limit of full sheaves or the refill fails (SHEAF_RETURN_SLOW).
 // Oversize sheaves are always flushed.
 func (c *Cache) ReturnSheaf(sh *Sheaf) {
+	c.checkLive()
 	if sh == nil {
 		return
 	}
-	if sh.cache != c {
+	switch {
+	case sh.cache == nil:
+		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a zero Sheaf: sheaves come from PrefillSheaf", c.name))
+	case sh.cache != c:
 		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
 	}
 	if sh.oversize {

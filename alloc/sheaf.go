@@ -38,6 +38,7 @@ func (c *Cache) newSheaf(capacity int) *Sheaf {
 // Alloc pops an object from a prefilled sheaf. It returns nil only when the
 // sheaf is empty (Len() == 0).
 func (s *Sheaf) Alloc() unsafe.Pointer {
+	s.checkMade()
 	if s.size == 0 {
 		return nil
 	}
@@ -51,10 +52,23 @@ func (s *Sheaf) Alloc() unsafe.Pointer {
 }
 
 // Len returns how many objects the sheaf holds.
-func (s *Sheaf) Len() int { return s.size }
+func (s *Sheaf) Len() int {
+	s.checkMade()
+	return s.size
+}
 
 // Capacity returns how many objects the sheaf can hold.
-func (s *Sheaf) Capacity() int { return len(s.objs) }
+func (s *Sheaf) Capacity() int {
+	s.checkMade()
+	return len(s.objs)
+}
+
+// checkMade panics for a nil Sheaf or one no cache made (a zero Sheaf{}).
+func (s *Sheaf) checkMade() {
+	if s == nil || s.cache == nil {
+		panic("slub: a nil or zero Sheaf: get sheaves from Cache.PrefillSheaf")
+	}
+}
 
 // flushSheaf gives every object of sh back to the backing.
 func (c *Cache) flushSheaf(sh *sheafObjs) {

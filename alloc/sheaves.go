@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -20,6 +21,7 @@ type pcpuSheaves struct {
 	main    sheafObjs
 	spare   *Sheaf
 	rcuFree *Sheaf
+	_       [0]atomic.Uint64     // stat is 8-byte aligned on every platform
 	stat    [NumStatItems]uint64 // events counted while pinned; read atomically
 	// Keep neighbouring Ps' lock words apart, and make the size a power
 	// of two so that indexing by P id is a shift.

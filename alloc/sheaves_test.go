@@ -32,7 +32,7 @@ func TestSheavesFullMainWithoutSpare(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := c.pcs.Load().p[0]; p.spare != nil {
+			if p := &c.pcs.Load().p[0]; p.spare != nil {
 				t.Fatal("PrefillSheaf did not take the spare")
 			}
 			freeAll(c, objs)

@@ -5,7 +5,6 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/goslub/slub/asm"
 )
@@ -14,11 +13,10 @@ import (
 // cache. It lives on the Go heap, off the slab, so that an overrun in slab
 // memory cannot corrupt it. See doc.go for the slab states.
 type slab struct {
-	// pair is (freelist, counters), updated together with the double-word CAS
-	// (or under the node's list_lock without one). It must stay the first
-	// field: the struct is allocated in a 16-byte size class, and newSlab
-	// asserts the alignment.
-	pair asm.Pair
+	// slot holds the pair (freelist, counters), updated together with the
+	// double-word CAS (or under the node's list_lock without one), 16-byte
+	// aligned wherever the slot lies (see pairSlot); newSlab asserts it.
+	slot pairSlot
 
 	cache  *Cache
 	heap   *Heap   // large allocations only
@@ -74,8 +72,11 @@ func (c counters) withFrozen(f bool) counters {
 	return c &^ (1 << 31)
 }
 
-func (s *slab) freelist() uintptr       { return uintptr(atomic.LoadUint64(&s.pair.Lo)) }
-func (s *slab) counters() counters      { return counters(atomic.LoadUint64(&s.pair.Hi)) }
+// pair returns the (freelist, counters) pair.
+func (s *slab) pair() *asm.Pair { return s.slot.get() }
+
+func (s *slab) freelist() uintptr       { return uintptr(atomic.LoadUint64(&s.pair().Lo)) }
+func (s *slab) counters() counters      { return counters(atomic.LoadUint64(&s.pair().Hi)) }
 func (s *slab) contains(a uintptr) bool { return a >= s.base && a < s.end }
 
 // cmpxchg is slab_update_freelist: replace (freelist, counters) if they still
@@ -84,7 +85,7 @@ func (s *slab) contains(a uintptr) bool { return a >= s.base && a < s.end }
 // such a cache holds too.
 func (c *Cache) cmpxchg(s *slab, oldFL uintptr, oldC counters, newFL uintptr, newC counters) bool {
 	if c.lockless {
-		if asm.CompareAndSwap(&s.pair, uint64(oldFL), uint64(oldC), uint64(newFL), uint64(newC)) {
+		if asm.CompareAndSwap(s.pair(), uint64(oldFL), uint64(oldC), uint64(newFL), uint64(newC)) {
 			return true
 		}
 		c.stat(CmpxchgDoubleFail)
@@ -94,8 +95,8 @@ func (c *Cache) cmpxchg(s *slab, oldFL uintptr, oldC counters, newFL uintptr, ne
 		c.stat(CmpxchgDoubleFail)
 		return false
 	}
-	atomic.StoreUint64(&s.pair.Lo, uint64(newFL))
-	atomic.StoreUint64(&s.pair.Hi, uint64(newC))
+	atomic.StoreUint64(&s.pair().Lo, uint64(newFL))
+	atomic.StoreUint64(&s.pair().Hi, uint64(newC))
 	return true
 }
 
@@ -173,7 +174,7 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 		return nil
 	}
 	s := c.slabStruct(noblock)
-	if uintptr(unsafe.Pointer(&s.pair))&15 != 0 {
+	if !asm.Aligned(s.pair()) {
 		panic("slub: slab freelist pair is not 16-byte aligned")
 	}
 	a := pages.allocPages(c.slabPages, c.slabPages, s, noblock)
@@ -204,8 +205,8 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	if first >= s.end {
 		first = 0
 	}
-	s.pair.Lo = uint64(first)
-	s.pair.Hi = uint64(mkCounters(take, c.objsPerSlab, false, 0))
+	s.pair().Lo = uint64(first)
+	s.pair().Hi = uint64(mkCounters(take, c.objsPerSlab, false, 0))
 	c.stat(AllocSlab)
 	return s
 }
@@ -306,6 +307,7 @@ func (c *Cache) badPointer(op string, a uintptr, why string) {
 // checkObject returns the slab of object a, or panics naming the cache and
 // the address when a is foreign, interior or misaligned.
 func (c *Cache) checkObject(op string, a uintptr) *slab {
+	c.checkLive() // a destroyed cache has no slabs to look in
 	s := lookupSlab(a)
 	if s == nil || s.cache != c {
 		c.foreign(op, a, s)

@@ -149,6 +149,6 @@ func (s Stats) Counter(name string) uint64 {
 func loadCounter(p *uint64) uint64 { return atomic.LoadUint64(p) }
 
 // stat counts an event that happened outside a pinned section.
-func (c *Cache) stat(i StatItem) { atomic.AddUint64(&c.stats[i], 1) }
+func (c *Cache) stat(i StatItem) { c.stats[i].Add(1) }
 
-func (c *Cache) statAdd(i StatItem, n int) { atomic.AddUint64(&c.stats[i], uint64(n)) }
+func (c *Cache) statAdd(i StatItem, n int) { c.stats[i].Add(uint64(n)) }

@@ -56,6 +56,7 @@ func pointerPath(t reflect.Type, path string) (string, bool) {
 // New returns a new T (zeroed unless the cache has a constructor), or nil
 // when memory is exhausted.
 func (t *Typed[T]) New() *T {
+	t.checkMade()
 	p := t.c.Alloc()
 	if p == nil {
 		return nil
@@ -67,7 +68,20 @@ func (t *Typed[T]) New() *T {
 }
 
 // Free frees a T that New returned.
-func (t *Typed[T]) Free(p *T) { t.c.Free(unsafe.Pointer(p)) }
+func (t *Typed[T]) Free(p *T) {
+	t.checkMade()
+	t.c.Free(unsafe.Pointer(p))
+}
 
 // Cache returns the underlying cache (for Stats, Shrink, Validate, Destroy).
-func (t *Typed[T]) Cache() *Cache { return t.c }
+func (t *Typed[T]) Cache() *Cache {
+	t.checkMade()
+	return t.c
+}
+
+// checkMade panics for a nil Typed or one NewTyped did not make.
+func (t *Typed[T]) checkMade() {
+	if t == nil || t.c == nil {
+		panic(fmt.Sprintf("slub: a nil or zero Typed[%s]: make one with NewTyped", reflect.TypeFor[T]()))
+	}
+}
