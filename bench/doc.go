@@ -24,6 +24,12 @@
 // no allocator around it, runs as the pseudo-design floor of Pair and
 // PairParallel, so that it sits in the same benchstat row as the allocators.
 //
+// The workloads are written so that the harness adds nothing that differs
+// between runs or designs: the state each worker writes (a random source, a
+// per-P stack, a shared counter) sits on cache lines of its own (lineSlice),
+// and memory is sampled outside the timed loop except in Xmalloc, whose
+// producer 0 samples every eighth batch.
+//
 // # Designs
 //
 // "sheaves" and "cpuslab" are the two designs of package alloc. The baselines

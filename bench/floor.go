@@ -34,14 +34,14 @@ var floorDesign = &Design{
 // floorDepth is the number of objects each P's stack starts with and holds.
 const floorDepth = 32
 
-// floorStack is one P's stack, padded so that two Ps never share a cache line.
+// floorStack is one P's stack, on cache lines of its own (see lineSlice).
 // Only the P that pinned itself touches it; mu is taken in race builds alone,
 // since the race detector cannot see the exclusion procPin gives.
 type floorStack struct {
 	mu   sync.Mutex
 	n    int
 	objs [floorDepth]unsafe.Pointer
-	_    [128 - (unsafe.Sizeof(sync.Mutex{})+unsafe.Sizeof(0)+floorDepth*unsafe.Sizeof(unsafe.Pointer(nil)))%128]byte
+	_    [cacheLine - (unsafe.Sizeof(sync.Mutex{})+unsafe.Sizeof(0)+floorDepth*unsafe.Sizeof(unsafe.Pointer(nil)))%cacheLine]byte
 }
 
 type floor struct {
@@ -50,7 +50,7 @@ type floor struct {
 }
 
 func newFloor(s Spec) (Allocator, error) {
-	f := &floor{size: s.Size, stacks: make([]floorStack, runtime.GOMAXPROCS(0))}
+	f := &floor{size: s.Size, stacks: lineSlice[floorStack](runtime.GOMAXPROCS(0))}
 	for i := range f.stacks {
 		st := &f.stacks[i]
 		backing := make([]byte, floorDepth*s.Size)

@@ -305,8 +305,10 @@ func TestFloorPerPStack(t *testing.T) {
 	if len(f.stacks) != runtime.GOMAXPROCS(0) {
 		t.Fatalf("%d stacks for %d Ps", len(f.stacks), runtime.GOMAXPROCS(0))
 	}
-	if got := unsafe.Sizeof(floorStack{}); got%64 != 0 || got < 128 {
-		t.Errorf("floorStack is %d bytes: not padded to whole cache lines", got)
+	for i := range f.stacks {
+		if a := uintptr(unsafe.Pointer(&f.stacks[i])); a%cacheLine != 0 {
+			t.Errorf("stack %d at %#x: not on a cache line", i, a)
+		}
 	}
 	p := f.Alloc(32)
 	q := f.Alloc(32)
