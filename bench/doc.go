@@ -30,6 +30,19 @@
 // and memory is sampled outside the timed loop except in Xmalloc, whose
 // producer 0 samples every eighth batch.
 //
+// # Call depth
+//
+// Every design is reached the same way, so that a difference in ns/op is a
+// difference between allocators and not between call paths: the workload
+// calls a method of the Allocator interface (one indirect call), and that
+// method makes one direct call to the allocator proper: alloc.Cache.Alloc,
+// alloc.Heap.Malloc, sync.Pool.Get, modernc's UintptrMalloc (behind
+// UnsafeMalloc, a wrapper the compiler inlines), mcache.Malloc, the
+// runtime's makeslice for goheap, and floor's pop and push, which are kept
+// out of line (go:noinline) for that reason. An allocator whose entry point
+// the compiler inlines into its Allocator method saves that call, as it
+// would in a program that calls it.
+//
 // # Designs
 //
 // "sheaves" and "cpuslab" are the two designs of package alloc. The baselines
