@@ -9,6 +9,7 @@
 // extensions) and runs on every design that can do what it needs:
 //
 //	Pair          allocate one object and free it at once (the fast path)
+//	KmallocPair   the same through the interface for any size (alloc.Heap)
 //	PairParallel  the same from every P at once (b.RunParallel)
 //	Batch         allocate n objects, then free them, in order or shuffled
 //	Bulk          AllocBulk / FreeBulk of n objects

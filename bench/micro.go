@@ -7,12 +7,22 @@ import (
 	"unsafe"
 )
 
-// The kernel's own microbenchmarks: Pair, PairParallel, Batch, Bulk, NoLock,
-// NoLockHook. Each measures steady state: the allocator is created and warmed
+// The kernel's own microbenchmarks: Pair, KmallocPair, PairParallel, Batch,
+// Bulk, NoLock, NoLockHook. Each measures steady state: the allocator is created and warmed
 // outside the timed loop, and memory is sampled once the loop is done.
 
 func runPair(b *testing.B, d *Design, size int) {
-	a := newAllocator(b, d, Spec{Name: "pair", Size: size})
+	pair(b, d, Spec{Name: "pair", Size: size}, size)
+}
+
+// runKmallocPair is Pair on the instance a workload of varying sizes gets
+// (for package alloc a Heap), asked for one size only.
+func runKmallocPair(b *testing.B, d *Design, size int) {
+	pair(b, d, Spec{Name: "kmalloc", MaxSize: size}, size)
+}
+
+func pair(b *testing.B, d *Design, spec Spec, size int) {
+	a := newAllocator(b, d, spec)
 	defer closeOrFail(b, a)
 	probe := newProbe(a)
 	b.ReportAllocs()

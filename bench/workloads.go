@@ -12,7 +12,8 @@ import (
 // a few minutes on 2 cores; where they differ from the published parameters
 // the comment gives those.
 type Params struct {
-	PairSizes []int // object sizes of Pair and PairParallel
+	PairSizes    []int // object sizes of Pair and PairParallel
+	KmallocSizes []int // object sizes of KmallocPair
 
 	BatchSize int   // object size of Batch
 	BatchNs   []int // objects per batch
@@ -42,6 +43,7 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{
 		PairSizes:     []int{16, 64, 256, 1024},
+		KmallocSizes:  []int{64},
 		BatchSize:     64,
 		BatchNs:       []int{1, 10, 100, 1000},
 		BulkSize:      64,
@@ -248,6 +250,16 @@ var workloads = []*Workload{
 		variants: func(p *Params, _ int) []variant {
 			return sizes("size", p.PairSizes, func(size int) func(*testing.B, *Design) {
 				return func(b *testing.B, d *Design) { runPair(b, d, size) }
+			})
+		},
+	},
+	{
+		Name:  "KmallocPair",
+		Doc:   "Pair through the allocator's interface for any size (alloc.Heap.Malloc and Free)",
+		Needs: []Capability{CapVarSize},
+		variants: func(p *Params, _ int) []variant {
+			return sizes("size", p.KmallocSizes, func(size int) func(*testing.B, *Design) {
+				return func(b *testing.B, d *Design) { runKmallocPair(b, d, size) }
 			})
 		},
 	},

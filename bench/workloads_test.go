@@ -194,7 +194,10 @@ func TestListNamesAndSkips(t *testing.T) {
 			t.Errorf("%s does not run Pair", d.Name)
 		}
 	}
-	if ran["Batch"]["floor"] || ran["Bulk"]["syncpool"] || ran["NoLock"]["goheap"] {
+	if !ran["KmallocPair"]["sheaves"] || !ran["KmallocPair"]["syncpool"] {
+		t.Errorf("KmallocPair does not run on sheaves and syncpool: %v", ran["KmallocPair"])
+	}
+	if ran["Batch"]["floor"] || ran["Bulk"]["syncpool"] || ran["NoLock"]["goheap"] || ran["KmallocPair"]["floor"] {
 		t.Errorf("a combination that must be skipped runs: %v", ran)
 	}
 	for _, bm := range list {
