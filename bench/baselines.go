@@ -47,9 +47,10 @@ var baselineDesigns = []*Design{
 
 func baselineLacks(what string) map[Capability]string {
 	return map[Capability]string{
-		CapBulk:   what + " has no bulk API (a loop of single calls is Batch/order=inorder)",
-		CapNoLock: what + " has no no-lock API",
-		CapTrace:  what + " has no trace hook",
+		CapBulk:    what + " has no bulk API (a loop of single calls is Batch/order=inorder)",
+		CapNoLock:  what + " has no no-lock API",
+		CapTrace:   what + " has no trace hook",
+		CapSheaves: what + " has no sheaves",
 	}
 }
 

@@ -11,7 +11,9 @@
 //	Pair          allocate one object and free it at once (the fast path)
 //	KmallocPair   the same through the interface for any size (alloc.Heap)
 //	PairParallel  the same from every P at once (b.RunParallel)
-//	Batch         allocate n objects, then free them, in order or shuffled
+//	Batch         allocate n objects, then free them, in order or shuffled,
+//	              with sheaves of the automatic capacity and of the kernel's
+//	              benchmark (cap=32: designs with sheaves only)
 //	Bulk          AllocBulk / FreeBulk of n objects
 //	NoLock        AllocNoLock + FreeNoLock
 //	NoLockHook    AllocNoLock + FreeNoLock called from the allocator's trace hook,
@@ -46,12 +48,15 @@
 //
 // # Designs
 //
-// "sheaves" and "cpuslab" are the two designs of package alloc. The baselines
-// are what a Go programmer would use instead: "goheap" (make with the garbage
-// collector), "syncpool" (sync.Pool), "modernc" (modernc.org/memory, behind a
-// mutex where the workload is concurrent) and "mcache"
-// (github.com/bytedance/gopkg/lang/mcache). A combination that a design cannot
-// run (sync.Pool has no bulk API) is skipped with the reason; see Skip.
+// The designs of package alloc come first, one line each in allocDesigns
+// ("sheaves" and "cpuslab" today), named as alloc.Design.String names them;
+// what each can do beyond the common API (sheaves, for cap=N) is read off
+// the design. The baselines are what a Go programmer would use instead:
+// "goheap" (make with the garbage collector), "syncpool" (sync.Pool),
+// "modernc" (modernc.org/memory, behind a mutex where the workload is
+// concurrent) and "mcache" (github.com/bytedance/gopkg/lang/mcache). A
+// combination that a design cannot run (sync.Pool has no bulk API) is
+// skipped with the reason; see Skip.
 //
 // Results are written in the Go benchmark format with the configuration
 // lines of RunConfig; the slabbench command runs the suite, compares the
@@ -62,7 +67,7 @@
 // Benchmark names carry /key=value parts, with the allocator always last as
 // /design=NAME, so that `benchstat -col /design` compares designs:
 //
-//	BenchmarkBatch/n=100/order=shuffled/design=sheaves-2
+//	BenchmarkBatch/n=100/order=shuffled/cap=auto/design=sheaves-2
 //
 // Besides ns/op (and B/op, allocs/op: allocations on the Go heap, which the
 // alloc designs and modernc make none of in steady state), workloads report:
@@ -73,6 +78,8 @@
 //	hook-calls/op     AllocNoLock + FreeNoLock pairs made from the trace hook
 //	                  per op (NoLockHook)
 //	nil/hook-call     the share of those AllocNoLock calls that returned nil
+//	sheaf-capacity    objects per sheaf of the cache (Batch, designs with
+//	                  sheaves): what cap= got, since the design may round up
 //
 // and memory, measured outside the timed part:
 //

@@ -27,6 +27,7 @@ var floorDesign = &Design{
 		CapNoLock:  "floor is the Pair fast-path bound, not an allocator",
 		CapTrace:   "floor is the Pair fast-path bound, not an allocator",
 		CapGeneral: "floor is the Pair fast-path bound, not an allocator",
+		CapSheaves: "floor is the Pair fast-path bound, not an allocator",
 	},
 	New: newFloor,
 }

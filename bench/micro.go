@@ -73,8 +73,8 @@ func allocAll(b *testing.B, a Allocator, size int, objs []unsafe.Pointer) {
 	}
 }
 
-func runBatch(b *testing.B, d *Design, size, n int, shuffled bool) {
-	a := newAllocator(b, d, Spec{Name: "batch", Size: size})
+func runBatch(b *testing.B, d *Design, size, n int, shuffled bool, capacity int) {
+	a := newAllocator(b, d, Spec{Name: "batch", Size: size, SheafCapacity: capacity})
 	defer closeOrFail(b, a)
 	probe := newProbe(a)
 	objs := make([]unsafe.Pointer, n)
@@ -94,6 +94,12 @@ func runBatch(b *testing.B, d *Design, size, n int, shuffled bool) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/obj")
+	// What cap= got: alloc.Config.SheafCapacity is a least capacity.
+	if s, ok := a.(sheafed); ok {
+		if k := s.SheafCapacity(); k > 0 {
+			b.ReportMetric(float64(k), "sheaf-capacity")
+		}
+	}
 	allocAll(b, a, size, objs)
 	probe.sample(int64(n * size))
 	for _, i := range order {
