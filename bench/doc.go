@@ -31,7 +31,7 @@
 // between runs or designs: the state each worker writes (a random source, a
 // per-P stack, a shared counter) sits on cache lines of its own (lineSlice),
 // and memory is sampled outside the timed loop except in Xmalloc, whose
-// producer 0 samples every eighth batch.
+// producer 0 samples every eighth of its batches (about 1% of the run).
 //
 // # Call depth
 //

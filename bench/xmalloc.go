@@ -136,7 +136,11 @@ func xmalloc(a Allocator, p *Params, producers int, total int64, probe *memProbe
 				produced.Add(int64(len(batch)))
 				batches.Add(1)
 				stack.push(batch)
-				// Producer 0 alone samples memory, now and then.
+				// Producer 0 alone samples memory, every eighth of its
+				// batches. The sample is timed: for package alloc a
+				// Stats call, some 25 µs with 400,000 objects live,
+				// about 1% of the run; sampling less often misses the
+				// peak of short runs.
 				if i == 0 && n%8 == 0 {
 					probe.sample((produced.Load() - freed.Load()) * int64(size))
 				}
