@@ -81,7 +81,7 @@ const (
 	CapNoLock                    // NoLockAllocator
 	CapTrace                     // Spec.OnEvent
 	CapGeneral                   // anything beyond the Pair fast path
-	CapSheaves                   // sheaves, whose capacity Spec.SheafCapacity sets
+	CapSheaves                   // sheaves, whose capacity Spec.SheafCapacity asks for
 	numCaps
 )
 
