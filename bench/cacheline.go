@@ -24,21 +24,21 @@ const cacheLine = 128
 // lineSlice returns n zeroed Ts that start on a cache line and have the lines
 // they touch to themselves: nothing else is allocated in the slack before the
 // first or after the last, and the capacity stops at a line boundary so that
-// append cannot spill onto a neighbour. The size of T must divide cacheLine
-// or be a multiple of it.
+// append cannot spill onto a neighbour.
 func lineSlice[T any](n int) []T {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
-	if size == 0 || size%cacheLine != 0 && cacheLine%size != 0 {
-		panic(fmt.Sprintf("bench: lineSlice of %T: size %d neither divides %d nor is a multiple of it", zero, size, cacheLine))
+	if size == 0 {
+		panic(fmt.Sprintf("bench: lineSlice of %T, a type of no size", zero))
 	}
-	per := max(cacheLine/size, 1) // Ts per line, or 1 when a T spans lines
+	// per Ts fill a whole number of lines, and one of the first per Ts of a
+	// block starts on a line when the block is aligned as the Go heap
+	// aligns blocks: to a multiple of its size class from a page. A block
+	// with pointers of more than 512 bytes starts 8 bytes further on, after
+	// its malloc header, where there may be no such T; a block of 64 KiB or
+	// more is a large object, which starts on a page and has no header.
+	per := cacheLine / gcd(size, cacheLine)
 	whole := (n + per - 1) / per * per
-	// One line of slack in front is enough where the Go heap starts a block
-	// at a multiple of its size class from a page. A block with pointers of
-	// more than 512 bytes starts 8 bytes further on, after its malloc header,
-	// and no T of 16 bytes in it is on a line; a block of 64 KiB or more is a
-	// large object, which starts on a page and has no header.
 	for _, least := range []int{0, 64 << 10} {
 		s := make([]T, max(whole+per, least/size+1))
 		for skip := range per {
@@ -48,6 +48,13 @@ func lineSlice[T any](n int) []T {
 		}
 	}
 	panic(fmt.Sprintf("bench: lineSlice of %T: the Go heap gave no block aligned to %d bytes", zero, cacheLine))
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // workerRand is one worker's random source. Every draw writes the PCG state,

@@ -22,9 +22,6 @@ func TestPerWorkerStateIsPadded(t *testing.T) {
 			t.Errorf("%s is %d bytes: not whole %d-byte lines", c.name, c.size, cacheLine)
 		}
 	}
-	if cacheLine%unsafe.Sizeof(larsonSlot{}) != 0 {
-		t.Errorf("larsonSlot is %d bytes: does not divide a line", unsafe.Sizeof(larsonSlot{}))
-	}
 }
 
 // onOwnLines fails t unless s starts on a cache line and its capacity ends
@@ -49,6 +46,9 @@ func TestLineSlice(t *testing.T) {
 	// With and without pointers: a block with pointers may start with a
 	// malloc header.
 	type (
+		t1    byte
+		t12   [3]uint32
+		t24p  struct{ p, q, r *int }
 		t8    struct{ a uint64 }
 		t16   struct{ a, b uint64 }
 		t16p  struct{ p, q *int }
@@ -58,6 +58,9 @@ func TestLineSlice(t *testing.T) {
 		t640  [80]uint64
 	)
 	for _, n := range []int{0, 1, 2, 3, 5, 8, 17, 31, 32, 33, 100, 1000, 5000} {
+		onOwnLines(t, fmt.Sprint("t1 ", n), lineSlice[t1](n), n)
+		onOwnLines(t, fmt.Sprint("t12 ", n), lineSlice[t12](n), n)
+		onOwnLines(t, fmt.Sprint("t24p ", n), lineSlice[t24p](n), n)
 		onOwnLines(t, fmt.Sprint("t8 ", n), lineSlice[t8](n), n)
 		onOwnLines(t, fmt.Sprint("t16 ", n), lineSlice[t16](n), n)
 		onOwnLines(t, fmt.Sprint("t16p ", n), lineSlice[t16p](n), n)
@@ -71,11 +74,11 @@ func TestLineSlice(t *testing.T) {
 		onOwnLines(t, fmt.Sprint("lineCounter ", n), lineSlice[lineCounter](n), n)
 	}
 	defer func() {
-		if r := fmt.Sprint(recover()); !strings.Contains(r, "lineSlice of [3]uint64: size 24") {
-			t.Errorf("lineSlice of a 24-byte type: panic %q", r)
+		if r := fmt.Sprint(recover()); !strings.Contains(r, "lineSlice of struct {}, a type of no size") {
+			t.Errorf("lineSlice of an empty type: panic %q", r)
 		}
 	}()
-	lineSlice[[3]uint64](1)
+	lineSlice[struct{}](1)
 }
 
 // TestWorkerRandsDiffer checks that the padded sources are seeded per worker
