@@ -7,6 +7,15 @@ import (
 	"unsafe"
 )
 
+// The padded types fill whole lines on every architecture: an index out of
+// range of a constant array does not compile, so go vet with any GOARCH
+// checks these.
+var (
+	_ = [1]struct{}{}[unsafe.Sizeof(workerRand{})%cacheLine]
+	_ = [1]struct{}{}[unsafe.Sizeof(floorStack{})%cacheLine]
+	_ = [1]struct{}{}[unsafe.Sizeof(lineCounter{})%cacheLine]
+)
+
 // TestPerWorkerStateIsPadded checks that every type a worker writes alone
 // fills whole cache lines.
 func TestPerWorkerStateIsPadded(t *testing.T) {
