@@ -353,7 +353,7 @@ func TestByteAllocatorConcurrent(t *testing.T) {
 func BenchmarkByteAllocator(b *testing.B) {
 	for _, v := range variants() {
 		for _, size := range []int{64, 192, 4096} {
-			b.Run(fmt.Sprintf("size=%d/design=%s", size, pairName(v)), func(b *testing.B) {
+			b.Run(fmt.Sprintf("size=%d/design=%s", size, v.benchName()), func(b *testing.B) {
 				h, err := NewHeap(v.cfg)
 				if err != nil {
 					b.Fatal(err)

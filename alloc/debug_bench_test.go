@@ -6,7 +6,8 @@ import (
 )
 
 // What debugging and hardening cost: a plain cache, a hardened one and debug
-// caches with each letter and all of them, on both designs. Compare with
+// caches with each letter and all of them, on every design (with the
+// double-word CAS where the machine has it). Compare with
 //
 //	go test -run '^$' -bench 'Debug(Pair|Batch)' -count 10 ./alloc > debug.txt
 //	benchstat -col /kind debug.txt
@@ -33,9 +34,14 @@ func benchDebugKinds(b *testing.B, debug bool, f func(b *testing.B, c *Cache)) {
 		if !debug && k.flags != 0 {
 			continue
 		}
-		for _, d := range []Design{Sheaves, CPUSlab} {
-			b.Run("kind="+k.name+"/design="+d.String(), func(b *testing.B) {
-				c := mustCache(b, "bench", 64, Config{Design: d, PlainFreelist: k.plain, Debug: k.flags})
+		for _, v := range variants() {
+			if v.cfg.noDCAS {
+				continue
+			}
+			b.Run("kind="+k.name+"/design="+v.cfg.Design.String(), func(b *testing.B) {
+				cfg := v.cfg
+				cfg.PlainFreelist, cfg.Debug = k.plain, k.flags
+				c := mustCache(b, "bench", 64, cfg)
 				f(b, c)
 				b.StopTimer()
 				mustDestroy(b, c)

@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -50,6 +51,10 @@ func cpuCached(c *Cache) int64 {
 	}
 	return n
 }
+
+// benchName is the variant's name as a benchmark's /design= value
+// ("sheaves-nodcas").
+func (v variant) benchName() string { return strings.ReplaceAll(v.name, "/", "-") }
 
 // eachVariant runs f for every design, with and without the double-word CAS.
 func eachVariant(t *testing.T, f func(t *testing.T, cfg Config)) {

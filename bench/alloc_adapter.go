@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"unsafe"
 
 	"github.com/goslub/slub/alloc"
@@ -10,7 +11,9 @@ import (
 // Cache; one with varying sizes gets a Heap.
 
 // allocDesigns are the designs of package alloc, in the order they are
-// compared: the first is the base column of the comparisons.
+// compared: the first is the base column of the comparisons. A design of
+// package alloc joins the suite with one line here; what it can do beyond
+// the API every design has (sheaves) is read off the design itself.
 var allocDesigns = []*Design{
 	newAllocDesign(alloc.Sheaves, "alloc, Sheaves design: per-P sheaves and a barn (Linux 7.0)"),
 	newAllocDesign(alloc.CPUSlab, "alloc, CPUSlab design: per-P cpu slab, pinned (freelist, tid) CAS without LOCK (Linux <= 6.19, the kernel's cost)"),
@@ -23,6 +26,9 @@ func newAllocDesign(d alloc.Design, doc string) *Design {
 	if d != alloc.Sheaves {
 		lacks[CapRCURead] = "the alloc.RCU read side is the same for every design: see design=sheaves"
 	}
+	if why := lacksSheaves(d); why != "" {
+		lacks[CapSheaves] = why
+	}
 	return &Design{
 		Name:  d.String(),
 		Doc:   doc,
@@ -31,8 +37,25 @@ func newAllocDesign(d alloc.Design, doc string) *Design {
 	}
 }
 
+// lacksSheaves says why design d has no sheaves, or "" when it has them: a
+// cache of a design with sheaves reports their capacity in Stats.
+func lacksSheaves(d alloc.Design) string {
+	c, err := alloc.NewCache("bench-probe", 64, alloc.Config{Design: d})
+	if err != nil {
+		return fmt.Sprintf("%s: %v", d, err)
+	}
+	capacity := c.Stats().SheafCapacity
+	if err := c.Destroy(); err != nil {
+		return fmt.Sprintf("%s: %v", d, err)
+	}
+	if capacity == 0 {
+		return d.String() + " has no sheaves"
+	}
+	return ""
+}
+
 func newAllocInstance(d alloc.Design, s Spec) (Allocator, error) {
-	cfg := alloc.Config{Design: d}
+	cfg := alloc.Config{Design: d, SheafCapacity: s.SheafCapacity}
 	if ev := s.OnEvent; ev != nil {
 		cfg.Trace = func(alloc.Event) { ev() }
 	}
@@ -61,6 +84,7 @@ func (a allocCache) AllocNoLock(int) unsafe.Pointer             { return a.c.All
 func (a allocCache) FreeNoLock(p unsafe.Pointer, _ int)         { a.c.FreeNoLock(p) }
 func (a allocCache) Shrink()                                    { a.c.Shrink() }
 func (a allocCache) Footprint() int64                           { return a.c.Stats().SlabBytes }
+func (a allocCache) SheafCapacity() int                         { return a.c.Stats().SheafCapacity }
 func (a allocCache) Close() error                               { return a.c.Destroy() }
 
 // allocHeap runs a workload with varying sizes on an alloc.Heap.

@@ -42,6 +42,12 @@ type Footprinter interface {
 	Footprint() int64
 }
 
+// sheafed is an Allocator that can say the capacity of its sheaves, in
+// objects: 0 for a design without sheaves.
+type sheafed interface {
+	SheafCapacity() int
+}
+
 // Closer is an Allocator that must be torn down after its run.
 type Closer interface {
 	Close() error
@@ -56,6 +62,10 @@ type Spec struct {
 	MaxSize int
 	// Concurrent says that several goroutines will call the allocator at once.
 	Concurrent bool
+	// SheafCapacity is the sheaf capacity asked of designs with sheaves (see
+	// alloc.Config.SheafCapacity); 0 leaves it to the design. Only designs
+	// with CapSheaves take a value other than 0.
+	SheafCapacity int
 	// OnEvent, when not nil, is called at the allocator's trace points
 	// (synchronously, possibly with the allocator's own locks held). Only
 	// designs with CapTrace take it.
@@ -73,10 +83,11 @@ const (
 	CapGeneral                   // anything beyond the Pair fast path
 	CapRCURead                   // a read side of its own (the alloc designs share one)
 	CapFreeRCU                   // alloc.Cache.FreeRCU: frees deferred past a grace period
+	CapSheaves                   // sheaves, whose capacity Spec.SheafCapacity asks for
 	numCaps
 )
 
-var capNames = [numCaps]string{"varsize", "bulk", "nolock", "trace", "general", "rcuread", "freercu"}
+var capNames = [numCaps]string{"varsize", "bulk", "nolock", "trace", "general", "rcuread", "freercu", "sheaves"}
 
 func (c Capability) String() string { return capNames[c] }
 

@@ -51,6 +51,7 @@ func baselineLacks(what string) map[Capability]string {
 		CapNoLock:  what + " has no no-lock API",
 		CapTrace:   what + " has no trace hook",
 		CapFreeRCU: what + " has no FreeRCU",
+		CapSheaves: what + " has no sheaves",
 	}
 }
 

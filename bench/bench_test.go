@@ -8,6 +8,7 @@ import "testing"
 var params = DefaultParams()
 
 func BenchmarkPair(b *testing.B)         { RunWorkload(b, "Pair", &params) }
+func BenchmarkKmallocPair(b *testing.B)  { RunWorkload(b, "KmallocPair", &params) }
 func BenchmarkPairParallel(b *testing.B) { RunWorkload(b, "PairParallel", &params) }
 func BenchmarkBatch(b *testing.B)        { RunWorkload(b, "Batch", &params) }
 func BenchmarkBulk(b *testing.B)         { RunWorkload(b, "Bulk", &params) }
@@ -24,7 +25,7 @@ func BenchmarkFreeRCU(b *testing.B)      { RunWorkload(b, "FreeRCU", &params) }
 // with the workload list.
 func TestEveryWorkloadHasABenchmark(t *testing.T) {
 	have := map[string]bool{
-		"Pair": true, "PairParallel": true, "Batch": true, "Bulk": true, "NoLock": true,
+		"Pair": true, "KmallocPair": true, "PairParallel": true, "Batch": true, "Bulk": true, "NoLock": true,
 		"NoLockHook": true, "Larson": true, "Xmalloc": true, "CacheScratch": true, "CacheThrash": true,
 		"RCURead": true, "FreeRCU": true,
 	}

@@ -9,8 +9,11 @@
 // extensions) and runs on every design that can do what it needs:
 //
 //	Pair          allocate one object and free it at once (the fast path)
+//	KmallocPair   the same through the interface for any size (alloc.Heap)
 //	PairParallel  the same from every P at once (b.RunParallel)
-//	Batch         allocate n objects, then free them, in order or shuffled
+//	Batch         allocate n objects, then free them, in order or shuffled,
+//	              with sheaves of the automatic capacity and of the kernel's
+//	              benchmark (cap=32: designs with sheaves only)
 //	Bulk          AllocBulk / FreeBulk of n objects
 //	NoLock        AllocNoLock + FreeNoLock
 //	NoLockHook    AllocNoLock + FreeNoLock called from the allocator's trace hook,
@@ -29,14 +32,36 @@
 // no allocator around it, runs as the pseudo-design floor of Pair and
 // PairParallel, so that it sits in the same benchstat row as the allocators.
 //
+// The workloads are written so that the harness adds nothing that differs
+// between runs or designs: the state each worker writes (a random source, a
+// per-P stack, a shared counter) sits on cache lines of its own (lineSlice),
+// and memory is sampled outside the timed loop except in Xmalloc, whose
+// producer 0 samples every eighth of its batches (about 1% of the run).
+//
+// # Call depth
+//
+// Every design is reached the same way, so that a difference in ns/op is a
+// difference between allocators and not between call paths: the workload
+// calls a method of the Allocator interface (one indirect call), and that
+// method makes one direct call to the allocator proper: alloc.Cache.Alloc,
+// alloc.Heap.Malloc, sync.Pool.Get, modernc's UintptrMalloc (behind
+// UnsafeMalloc, a wrapper the compiler inlines), mcache.Malloc, the
+// runtime's makeslice for goheap, and floor's pop and push, which are kept
+// out of line (go:noinline) for that reason. An allocator whose entry point
+// the compiler inlines into its Allocator method saves that call, as it
+// would in a program that calls it.
+//
 // # Designs
 //
-// "sheaves" and "cpuslab" are the two designs of package alloc. The baselines
-// are what a Go programmer would use instead: "goheap" (make with the garbage
-// collector), "syncpool" (sync.Pool), "modernc" (modernc.org/memory, behind a
-// mutex where the workload is concurrent) and "mcache"
-// (github.com/bytedance/gopkg/lang/mcache). A combination that a design cannot
-// run (sync.Pool has no bulk API) is skipped with the reason; see Skip.
+// The designs of package alloc come first, one line each in allocDesigns
+// ("sheaves" and "cpuslab" today), named as alloc.Design.String names them;
+// what each can do beyond the common API (sheaves, for cap=N) is read off
+// the design. The baselines are what a Go programmer would use instead:
+// "goheap" (make with the garbage collector), "syncpool" (sync.Pool),
+// "modernc" (modernc.org/memory, behind a mutex where the workload is
+// concurrent) and "mcache" (github.com/bytedance/gopkg/lang/mcache). A
+// combination that a design cannot run (sync.Pool has no bulk API) is
+// skipped with the reason; see Skip.
 //
 // Results are written in the Go benchmark format with the configuration
 // lines of RunConfig; the slabbench command runs the suite, compares the
@@ -47,7 +72,7 @@
 // Benchmark names carry /key=value parts, with the allocator always last as
 // /design=NAME, so that `benchstat -col /design` compares designs:
 //
-//	BenchmarkBatch/n=100/order=shuffled/design=sheaves-2
+//	BenchmarkBatch/n=100/order=shuffled/cap=auto/design=sheaves-2
 //
 // Besides ns/op (and B/op, allocs/op: allocations on the Go heap, which the
 // alloc designs and modernc make none of in steady state), workloads report:
@@ -60,6 +85,8 @@
 //	nil/hook-call     the share of those AllocNoLock calls that returned nil
 //	gp-ms             the mean grace-period latency of a FreeRCU hand-over (FreeRCU)
 //	pending-objs      objects waiting for grace periods when the ops end (FreeRCU)
+//	sheaf-capacity    objects per sheaf of the cache (Batch, designs with
+//	                  sheaves): what cap= got, since the design may round up
 //
 // and memory, measured outside the timed part:
 //

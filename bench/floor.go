@@ -28,6 +28,7 @@ var floorDesign = &Design{
 		CapTrace:   "floor is the Pair fast-path bound, not an allocator",
 		CapGeneral: "floor is the Pair fast-path bound, not an allocator",
 		CapFreeRCU: "floor is the Pair fast-path bound, not an allocator",
+		CapSheaves: "floor is the Pair fast-path bound, not an allocator",
 	},
 	New: newFloor,
 }
@@ -35,14 +36,14 @@ var floorDesign = &Design{
 // floorDepth is the number of objects each P's stack starts with and holds.
 const floorDepth = 32
 
-// floorStack is one P's stack, padded so that two Ps never share a cache line.
+// floorStack is one P's stack, on cache lines of its own (see lineSlice).
 // Only the P that pinned itself touches it; mu is taken in race builds alone,
 // since the race detector cannot see the exclusion procPin gives.
 type floorStack struct {
 	mu   sync.Mutex
 	n    int
 	objs [floorDepth]unsafe.Pointer
-	_    [128 - (unsafe.Sizeof(sync.Mutex{})+unsafe.Sizeof(0)+floorDepth*unsafe.Sizeof(unsafe.Pointer(nil)))%128]byte
+	_    [cacheLine - (unsafe.Sizeof(sync.Mutex{})+unsafe.Sizeof(0)+floorDepth*unsafe.Sizeof(unsafe.Pointer(nil)))%cacheLine]byte
 }
 
 type floor struct {
@@ -51,7 +52,7 @@ type floor struct {
 }
 
 func newFloor(s Spec) (Allocator, error) {
-	f := &floor{size: s.Size, stacks: make([]floorStack, runtime.GOMAXPROCS(0))}
+	f := &floor{size: s.Size, stacks: lineSlice[floorStack](runtime.GOMAXPROCS(0))}
 	for i := range f.stacks {
 		st := &f.stacks[i]
 		backing := make([]byte, floorDepth*s.Size)
@@ -63,7 +64,15 @@ func newFloor(s Spec) (Allocator, error) {
 	return f, nil
 }
 
-func (f *floor) Alloc(int) unsafe.Pointer {
+// Alloc and Free are floor's Allocator methods; like those of every design,
+// each makes one direct call to the allocator proper, here pop and push,
+// which are kept out of line so that the call stays (see "Call depth" in the
+// package documentation).
+func (f *floor) Alloc(int) unsafe.Pointer     { return f.pop() }
+func (f *floor) Free(p unsafe.Pointer, _ int) { f.push(p) }
+
+//go:noinline
+func (f *floor) pop() unsafe.Pointer {
 	pid := procPin()
 	if pid < len(f.stacks) {
 		st := &f.stacks[pid]
@@ -89,7 +98,8 @@ func (f *floor) Alloc(int) unsafe.Pointer {
 	return unsafe.Pointer(unsafe.SliceData(make([]byte, f.size)))
 }
 
-func (f *floor) Free(p unsafe.Pointer, _ int) {
+//go:noinline
+func (f *floor) push(p unsafe.Pointer) {
 	pid := procPin()
 	if pid < len(f.stacks) {
 		st := &f.stacks[pid]

@@ -44,10 +44,17 @@ func larson(a Allocator, p *Params, workers int, steps int64, seed uint64,
 	minSize, span := p.LarsonMinSize, p.LarsonMaxSize-p.LarsonMinSize+1
 	randSize := func(r *rand.Rand) int { return minSize + r.IntN(span) }
 
-	// Warm-up on the main goroutine: fill every slot, shuffle, and make four
-	// random replace steps per slot.
-	slots := make([]larsonSlot, workers*p.LarsonSlots)
-	r := rand.New(rand.NewPCG(seed, 0))
+	// Each worker's slots and random source are on lines of their own (see
+	// lineSlice); all indexes every slot for the warm-up.
+	slots := make([][]larsonSlot, workers)
+	var all []*larsonSlot
+	for w := range slots {
+		slots[w] = lineSlice[larsonSlot](p.LarsonSlots)
+		for i := range slots[w] {
+			all = append(all, &slots[w][i])
+		}
+	}
+	rands := newWorkerRands(workers, seed)
 	fill := func(s *larsonSlot, size int, gen int32) bool {
 		q := a.Alloc(size)
 		if q == nil {
@@ -61,27 +68,31 @@ func larson(a Allocator, p *Params, workers int, steps int64, seed uint64,
 		s.p = nil
 	}
 	defer func() {
-		for i := range slots {
-			if slots[i].p != nil {
-				free(&slots[i])
+		for _, s := range all {
+			if s.p != nil {
+				free(s)
 			}
 		}
 	}()
-	for i := range slots {
-		if !fill(&slots[i], randSize(r), 0) {
+	// Warm-up on the main goroutine: fill every slot, shuffle, and make four
+	// random replace steps per slot.
+	r := rand.New(rand.NewPCG(seed, 0))
+	for _, s := range all {
+		if !fill(s, randSize(r), 0) {
 			return st, errAllocNil
 		}
 	}
-	r.Shuffle(len(slots), func(i, j int) { slots[i], slots[j] = slots[j], slots[i] })
-	for range 4 * len(slots) {
-		s := &slots[r.IntN(len(slots))]
+	r.Shuffle(len(all), func(i, j int) { *all[i], *all[j] = *all[j], *all[i] })
+	for range 4 * len(all) {
+		s := all[r.IntN(len(all))]
 		free(s)
 		if !fill(s, randSize(r), 0) {
 			return st, errAllocNil
 		}
 	}
-	probe.sample(liveBytes(slots))
+	probe.sample(liveBytes(all))
 
+	// Shared, but written once per generation, not per step.
 	var (
 		wg        sync.WaitGroup
 		handoffs  atomic.Int64
@@ -124,8 +135,7 @@ func larson(a Allocator, p *Params, workers int, steps int64, seed uint64,
 			continue
 		}
 		wg.Add(1)
-		own := slots[w*p.LarsonSlots : (w+1)*p.LarsonSlots]
-		go gen(own, 1, share, rand.New(rand.NewPCG(seed, uint64(w+1))))
+		go gen(slots[w], 1, share, &rands[w].rand)
 	}
 	wg.Wait()
 	finished()
@@ -135,12 +145,12 @@ func larson(a Allocator, p *Params, workers int, steps int64, seed uint64,
 	st.steps = steps
 	st.handoffs = handoffs.Load()
 	st.inherited = inherited.Load()
-	st.live = liveBytes(slots)
+	st.live = liveBytes(all)
 	probe.sample(st.live)
 	return st, nil
 }
 
-func liveBytes(slots []larsonSlot) int64 {
+func liveBytes(slots []*larsonSlot) int64 {
 	var n int64
 	for _, s := range slots {
 		if s.p != nil {

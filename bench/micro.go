@@ -7,12 +7,22 @@ import (
 	"unsafe"
 )
 
-// The kernel's own microbenchmarks: Pair, PairParallel, Batch, Bulk, NoLock,
-// NoLockHook. Each measures steady state: the allocator is created and warmed
+// The kernel's own microbenchmarks: Pair, KmallocPair, PairParallel, Batch,
+// Bulk, NoLock, NoLockHook. Each measures steady state: the allocator is created and warmed
 // outside the timed loop, and memory is sampled once the loop is done.
 
 func runPair(b *testing.B, d *Design, size int) {
-	a := newAllocator(b, d, Spec{Name: "pair", Size: size})
+	pair(b, d, Spec{Name: "pair", Size: size}, size)
+}
+
+// runKmallocPair is Pair on the instance a workload of varying sizes gets
+// (for package alloc a Heap), asked for one size only.
+func runKmallocPair(b *testing.B, d *Design, size int) {
+	pair(b, d, Spec{Name: "kmalloc", MaxSize: size}, size)
+}
+
+func pair(b *testing.B, d *Design, spec Spec, size int) {
+	a := newAllocator(b, d, spec)
 	defer closeOrFail(b, a)
 	probe := newProbe(a)
 	b.ReportAllocs()
@@ -63,8 +73,8 @@ func allocAll(b *testing.B, a Allocator, size int, objs []unsafe.Pointer) {
 	}
 }
 
-func runBatch(b *testing.B, d *Design, size, n int, shuffled bool) {
-	a := newAllocator(b, d, Spec{Name: "batch", Size: size})
+func runBatch(b *testing.B, d *Design, size, n int, shuffled bool, capacity int) {
+	a := newAllocator(b, d, Spec{Name: "batch", Size: size, SheafCapacity: capacity})
 	defer closeOrFail(b, a)
 	probe := newProbe(a)
 	objs := make([]unsafe.Pointer, n)
@@ -84,6 +94,12 @@ func runBatch(b *testing.B, d *Design, size, n int, shuffled bool) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/obj")
+	// What cap= got: alloc.Config.SheafCapacity is a least capacity.
+	if s, ok := a.(sheafed); ok {
+		if k := s.SheafCapacity(); k > 0 {
+			b.ReportMetric(float64(k), "sheaf-capacity")
+		}
+	}
 	allocAll(b, a, size, objs)
 	probe.sample(int64(n * size))
 	for _, i := range order {

@@ -22,7 +22,7 @@ func TestRCUReadSides(t *testing.T) {
 	}
 	ran := 0
 	for _, d := range Designs() {
-		if skipReason(w, d) != "" {
+		if skipReason(w, variant{}, d) != "" {
 			if _, ok := want[d.Name]; ok {
 				t.Errorf("%s skips RCURead", d.Name)
 			}

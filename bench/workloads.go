@@ -12,10 +12,12 @@ import (
 // a few minutes on 2 cores; where they differ from the published parameters
 // the comment gives those.
 type Params struct {
-	PairSizes []int // object sizes of Pair and PairParallel
+	PairSizes    []int // object sizes of Pair and PairParallel
+	KmallocSizes []int // object sizes of KmallocPair
 
 	BatchSize int   // object size of Batch
 	BatchNs   []int // objects per batch
+	BatchCap  int   // sheaf capacity of Batch's cap=N variants, beside cap=auto (PS-v5: 32)
 
 	BulkSize int   // object size of Bulk
 	BulkNs   []int // objects per AllocBulk / FreeBulk
@@ -42,8 +44,10 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{
 		PairSizes:     []int{16, 64, 256, 1024},
+		KmallocSizes:  []int{64},
 		BatchSize:     64,
 		BatchNs:       []int{1, 10, 100, 1000},
+		BatchCap:      32,
 		BulkSize:      64,
 		BulkNs:        []int{8, 16, 64, 250},
 		NoLockSize:    64,
@@ -84,8 +88,9 @@ type Workload struct {
 }
 
 type variant struct {
-	name string // "/key=value" parts without the leading slash; "" for none
-	run  func(b *testing.B, d *Design)
+	name  string // "/key=value" parts without the leading slash; "" for none
+	needs []Capability
+	run   func(b *testing.B, d *Design)
 }
 
 // Workloads lists the workloads in the order they run.
@@ -121,7 +126,7 @@ func List(p *Params, designs []*Design) []Benchmark {
 					Workload: w,
 					Variant:  v.name,
 					Design:   d,
-					Skip:     skipReason(w, d),
+					Skip:     skipReason(w, v, d),
 					Run:      func(b *testing.B) { v.run(b, d) },
 				})
 			}
@@ -130,8 +135,9 @@ func List(p *Params, designs []*Design) []Benchmark {
 	return out
 }
 
-func skipReason(w *Workload, d *Design) string {
-	for _, c := range w.Needs {
+// skipReason says why d cannot run variant v of w, or "" when it can.
+func skipReason(w *Workload, v variant, d *Design) string {
+	for _, c := range append(w.Needs[:len(w.Needs):len(w.Needs)], v.needs...) {
 		if ok, why := d.Can(c); !ok {
 			return why
 		}
@@ -156,7 +162,7 @@ func RunWorkload(b *testing.B, name string, p *Params) {
 	// "n=100/order=shuffled") share the sub-benchmarks of those parts.
 	root := &variantNode{}
 	for _, v := range w.variants(p, runtime.GOMAXPROCS(0)) {
-		root.insert(splitParts(v.name), v.run)
+		root.insert(splitParts(v.name), v)
 	}
 	root.run(b, w)
 }
@@ -165,33 +171,33 @@ func RunWorkload(b *testing.B, name string, p *Params) {
 type variantNode struct {
 	name     string
 	children []*variantNode
-	leaf     func(*testing.B, *Design)
+	leaf     *variant
 }
 
-func (n *variantNode) insert(parts []string, run func(*testing.B, *Design)) {
+func (n *variantNode) insert(parts []string, v variant) {
 	if len(parts) == 0 {
-		n.leaf = run
+		n.leaf = &v
 		return
 	}
 	for _, c := range n.children {
 		if c.name == parts[0] {
-			c.insert(parts[1:], run)
+			c.insert(parts[1:], v)
 			return
 		}
 	}
 	c := &variantNode{name: parts[0]}
 	n.children = append(n.children, c)
-	c.insert(parts[1:], run)
+	c.insert(parts[1:], v)
 }
 
 func (n *variantNode) run(b *testing.B, w *Workload) {
 	if n.leaf != nil {
 		for _, d := range Designs() {
 			b.Run("design="+d.Name, func(b *testing.B) {
-				if why := skipReason(w, d); why != "" {
+				if why := skipReason(w, *n.leaf, d); why != "" {
 					b.Skip(why)
 				}
-				n.leaf(b, d)
+				n.leaf.run(b, d)
 			})
 		}
 	}
@@ -252,6 +258,16 @@ var workloads = []*Workload{
 		},
 	},
 	{
+		Name:  "KmallocPair",
+		Doc:   "Pair through the allocator's interface for any size (alloc.Heap.Malloc and Free)",
+		Needs: []Capability{CapVarSize},
+		variants: func(p *Params, _ int) []variant {
+			return sizes("size", p.KmallocSizes, func(size int) func(*testing.B, *Design) {
+				return func(b *testing.B, d *Design) { runKmallocPair(b, d, size) }
+			})
+		},
+	},
+	{
 		Name:    "PairParallel",
 		Threads: true,
 		Doc:     "Pair on every P at once",
@@ -263,7 +279,7 @@ var workloads = []*Workload{
 	},
 	{
 		Name:  "Batch",
-		Doc:   "allocate n objects, then free all n, in order or shuffled",
+		Doc:   "allocate n objects, then free all n, in order or shuffled; sheaves of the automatic capacity or of BatchCap",
 		Needs: []Capability{CapGeneral},
 		variants: func(p *Params, _ int) []variant {
 			var vs []variant
@@ -273,10 +289,19 @@ var workloads = []*Workload{
 					if shuffled {
 						order = "shuffled"
 					}
-					vs = append(vs, variant{
-						name: fmt.Sprintf("n=%d/order=%s", n, order),
-						run:  func(b *testing.B, d *Design) { runBatch(b, d, p.BatchSize, n, shuffled) },
-					})
+					for _, capacity := range []int{0, p.BatchCap} {
+						v := variant{
+							name: fmt.Sprintf("n=%d/order=%s/cap=auto", n, order),
+							run: func(b *testing.B, d *Design) {
+								runBatch(b, d, p.BatchSize, n, shuffled, capacity)
+							},
+						}
+						if capacity != 0 {
+							v.name = fmt.Sprintf("n=%d/order=%s/cap=%d", n, order, capacity)
+							v.needs = []Capability{CapSheaves}
+						}
+						vs = append(vs, v)
+					}
 				}
 			}
 			return vs

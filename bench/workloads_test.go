@@ -163,7 +163,7 @@ func TestCacheFalseSharing(t *testing.T) {
 func TestListNamesAndSkips(t *testing.T) {
 	p := DefaultParams()
 	list := List(&p, Designs())
-	nameRE := regexp.MustCompile(`^[A-Z][A-Za-z]+(/[a-z]+=[a-z0-9]+)*/design=[a-z]+(-[a-z]+)?$`)
+	nameRE := regexp.MustCompile(`^[A-Z][A-Za-z]+(/[a-z]+=[a-z0-9]+)*/design=[a-z][a-z-]*$`)
 	seen := map[string]bool{}
 	ran := map[string]map[string]bool{} // workload -> designs that run it
 	for _, bm := range list {
@@ -182,7 +182,7 @@ func TestListNamesAndSkips(t *testing.T) {
 		}
 	}
 	for _, w := range Workloads() {
-		if len(allocDesigns) == 0 && skipReason(w, baselineDesigns[0]) != "" {
+		if len(allocDesigns) == 0 && skipReason(w, variant{}, baselineDesigns[0]) != "" {
 			continue // only package alloc runs it, and it is not wired in
 		}
 		if len(ran[w.Name]) == 0 {
@@ -194,17 +194,55 @@ func TestListNamesAndSkips(t *testing.T) {
 			t.Errorf("%s does not run Pair", d.Name)
 		}
 	}
-	if ran["Batch"]["floor"] || ran["Bulk"]["syncpool"] || ran["NoLock"]["goheap"] {
+	if ran["Batch"]["floor"] || ran["Bulk"]["syncpool"] || ran["NoLock"]["goheap"] || ran["KmallocPair"]["floor"] {
 		t.Errorf("a combination that must be skipped runs: %v", ran)
 	}
+	skips := map[string]string{}
 	for _, bm := range list {
-		if bm.Workload.Name == "Bulk" && bm.Design.Name == "syncpool" &&
-			!strings.Contains(bm.Skip, "no bulk API") {
-			t.Errorf("Bulk on syncpool: skip reason %q", bm.Skip)
+		skips[bm.Name] = bm.Skip
+	}
+	for name, want := range map[string]string{
+		"Bulk/n=64/design=syncpool":                          "no bulk API",
+		"Batch/n=100/order=shuffled/cap=auto/design=goheap":  "",
+		"Batch/n=100/order=shuffled/cap=auto/design=cpuslab": "",
+		"Batch/n=100/order=shuffled/cap=32/design=sheaves":   "",
+		"Batch/n=100/order=shuffled/cap=32/design=cpuslab":   "cpuslab has no sheaves",
+		"Batch/n=100/order=shuffled/cap=32/design=goheap":    "the Go heap has no sheaves",
+		"Batch/n=1/order=inorder/cap=32/design=floor":        "floor is the Pair fast-path bound",
+		"KmallocPair/size=64/design=sheaves":                 "",
+		"KmallocPair/size=64/design=syncpool":                "",
+		"KmallocPair/size=64/design=floor":                   "floor is the Pair fast-path bound",
+	} {
+		got, ok := skips[name]
+		switch {
+		case !ok:
+			t.Errorf("no %s", name)
+		case want == "" && got != "":
+			t.Errorf("%s skipped: %s", name, got)
+		case !strings.Contains(got, want):
+			t.Errorf("%s: skip reason %q, want one with %q", name, got, want)
 		}
 	}
-	if !seen["Batch/n=100/order=shuffled/design=goheap"] {
-		t.Error("no Batch/n=100/order=shuffled/design=goheap")
+}
+
+// TestBatchCapacityReachesTheCache checks that Batch's cap=N reaches the
+// cache's Config: 4096-byte objects get sheaves of 4 when left alone.
+func TestBatchCapacityReachesTheCache(t *testing.T) {
+	d := allocDesigns[0]
+	if ok, why := d.Can(CapSheaves); !ok {
+		t.Fatalf("%s: %s", d.Name, why)
+	}
+	for _, c := range []struct{ asked, want int }{{0, 4}, {32, 32}} {
+		a, err := d.New(Spec{Name: "cap", Size: 4096, SheafCapacity: c.asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.(sheafed).SheafCapacity(); got != c.want {
+			t.Errorf("SheafCapacity %d: the cache has sheaves of %d, want %d", c.asked, got, c.want)
+		}
+		if err := closeAllocator(a); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -305,8 +343,10 @@ func TestFloorPerPStack(t *testing.T) {
 	if len(f.stacks) != runtime.GOMAXPROCS(0) {
 		t.Fatalf("%d stacks for %d Ps", len(f.stacks), runtime.GOMAXPROCS(0))
 	}
-	if got := unsafe.Sizeof(floorStack{}); got%64 != 0 || got < 128 {
-		t.Errorf("floorStack is %d bytes: not padded to whole cache lines", got)
+	for i := range f.stacks {
+		if a := uintptr(unsafe.Pointer(&f.stacks[i])); a%cacheLine != 0 {
+			t.Errorf("stack %d at %#x: not on a cache line", i, a)
+		}
 	}
 	p := f.Alloc(32)
 	q := f.Alloc(32)

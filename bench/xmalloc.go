@@ -93,14 +93,14 @@ type xmallocStats struct {
 // xmalloc has producers producers allocate total objects of size bytes in
 // batches, and as many consumers free them.
 func xmalloc(a Allocator, p *Params, producers int, total int64, probe *memProbe) (xmallocStats, error) {
+	// Every producer writes remaining, produced and batches once per batch,
+	// every consumer freed: each counter is on lines of its own.
+	counters := lineSlice[lineCounter](4)
+	remaining, produced, freed, batches := &counters[0], &counters[1], &counters[2], &counters[3]
 	var (
-		remaining atomic.Int64
-		produced  atomic.Int64
-		freed     atomic.Int64
-		batches   atomic.Int64
-		failed    atomic.Bool
-		prodWG    sync.WaitGroup
-		consWG    sync.WaitGroup
+		failed atomic.Bool
+		prodWG sync.WaitGroup
+		consWG sync.WaitGroup
 	)
 	size, batchSize := p.XmallocSize, max(p.XmallocBatch, 1)
 	remaining.Store(total)
@@ -136,7 +136,11 @@ func xmalloc(a Allocator, p *Params, producers int, total int64, probe *memProbe
 				produced.Add(int64(len(batch)))
 				batches.Add(1)
 				stack.push(batch)
-				// Producer 0 alone samples memory, now and then.
+				// Producer 0 alone samples memory, every eighth of its
+				// batches. The sample is timed: for package alloc a
+				// Stats call, some 25 µs with 400,000 objects live,
+				// about 1% of the run; sampling less often misses the
+				// peak of short runs.
 				if i == 0 && n%8 == 0 {
 					probe.sample((produced.Load() - freed.Load()) * int64(size))
 				}

@@ -44,8 +44,8 @@ func (o *runOptions) register(fs *flag.FlagSet, full bool) {
 	if !full {
 		return
 	}
-	fs.IntVar(&o.count, "count", 10, "run each benchmark `n` times")
-	fs.StringVar(&o.benchtime, "benchtime", "50ms", "run each benchmark for `d` (a duration, or Nx for N iterations)")
+	fs.IntVar(&o.count, "count", 20, "run each benchmark `n` times")
+	fs.StringVar(&o.benchtime, "benchtime", "20ms", "run each benchmark for `d` (a duration, or Nx for N iterations)")
 	fs.StringVar(&o.out, "o", "", "write results to `file` (default: results/MACHINE_DATE_TIME.txt)")
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "wait up to `d` for the machine to be idle; 0: don't check")
 	fs.BoolVar(&o.report, "report", false, "also write the HTML report beside the result file (its name with .html)")
