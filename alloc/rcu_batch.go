@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -37,7 +38,8 @@ type rcuBatch struct {
 type rcuBatchPerP struct {
 	lock  localLock
 	batch *rcuBatch
-	freed uint64 // FREE_RCU_BATCH counted on this P; read atomically
+	_     [0]atomic.Uint64 // freed is 8-byte aligned on every platform
+	freed uint64           // FREE_RCU_BATCH counted on this P; read atomically
 	_     [64]byte
 }
 

@@ -513,8 +513,11 @@ func TestRCUConcurrentSynchronize(t *testing.T) {
 	rwg.Wait()
 	gps := r.Stats().GracePeriods - before
 	t.Logf("%d Synchronize calls, %d grace periods", callers*calls, gps)
-	if gps == 0 || gps >= callers*calls {
-		t.Errorf("%d grace periods for %d calls: want at least one, and sharing", gps, callers*calls)
+	// How many calls share a grace period depends on the scheduler (on a
+	// loaded or emulated machine each caller may come alone): the test
+	// asserts that each call got a whole one, above, and no more than one.
+	if gps == 0 || gps > callers*calls {
+		t.Errorf("%d grace periods for %d calls: want between one and one per call", gps, callers*calls)
 	}
 }
 

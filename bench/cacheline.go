@@ -31,6 +31,9 @@ func lineSlice[T any](n int) []T {
 	if size == 0 {
 		panic(fmt.Sprintf("bench: lineSlice of %T, a type of no size", zero))
 	}
+	if n == 0 {
+		return nil
+	}
 	// per Ts fill a whole number of lines, and one of the first per Ts of a
 	// block starts on a line when the block is aligned as the Go heap
 	// aligns blocks: to a multiple of its size class from a page. A block

@@ -251,6 +251,7 @@ chmod 1777 /tmp
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+ip link set lo up
 stty -F /dev/ttyS0 raw -echo
 stty -F /dev/ttyS1 raw -echo
 . /vm/env
