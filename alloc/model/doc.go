@@ -6,6 +6,10 @@
 //
 // # The models
 //
+//	slabfree.pml        __slab_free on (freelist, counters) with the
+//	                    speculative list_lock, against refill's whole-freelist
+//	                    take and deactivate_slab; with and without the
+//	                    double-word CAS (alloc/node.go, alloc/cpuslab.go)
 //	locallock.pml       the Sheaves per-P lock: owner's plain store and load
 //	                    against remote lockers' flag and membarrier, on
 //	                    x86-TSO (alloc/locallock*.go)
@@ -43,10 +47,12 @@
 //
 // # What is not checked
 //
-// The models abstract what a lock covers: a drained object's free to its
-// slab is one atomic step in deferred.pml, and the sheaves and the barn are
-// plain data under the per-P lock (one counter in locallock.pml). The bounds
-// are small: a protocol bug that needs more objects, operations or Ps than a
-// model's bound is not found. Nothing here checks the Go code itself; a
-// change to a protocol must be made in its model too.
+// The models abstract what another model or a lock covers: a drained
+// object's free to its slab is one atomic step in deferred.pml (slabfree.pml
+// checks it), list handling beyond S's own flags is a list_lock holder's
+// business, and the sheaves and the barn are plain data under the per-P lock
+// (one counter in locallock.pml). The bounds are small: a protocol bug that
+// needs more objects, operations or Ps than a model's bound is not found.
+// Nothing here checks the Go code itself; a change to a protocol must be made
+// in its model too.
 package model

@@ -31,6 +31,21 @@ type check struct {
 }
 
 var checks = []check{
+	// slabfree.pml
+	{name: "slabfree/sheaves", model: "slabfree.pml"},
+	{name: "slabfree/sheaves-nodcas", model: "slabfree.pml", defs: []string{"NODCAS"}},
+	{name: "slabfree/cpuslab", model: "slabfree.pml", defs: []string{"CPUSLAB", "OTHERS=1"}},
+	{name: "slabfree/progress", model: "slabfree.pml", progress: true},
+	{name: "slabfree/mutant-stalelock", model: "slabfree.pml", defs: []string{"STALELOCK"},
+		want: []string{"on no list"}},
+	{name: "slabfree/mutant-nolockpair", model: "slabfree.pml", defs: []string{"CPUSLAB", "NODCAS", "NOLOCKPAIR"},
+		want: []string{"inuse != objects", "an object lost", "handed out twice", "cycle"}},
+	{name: "slabfree/cpuslab-others", model: "slabfree.pml", defs: []string{"CPUSLAB"}, full: true},
+	{name: "slabfree/cpuslab-nodcas", model: "slabfree.pml", defs: []string{"CPUSLAB", "NODCAS"}, full: true},
+	{name: "slabfree/cpuslab-progress", model: "slabfree.pml", defs: []string{"CPUSLAB"}, progress: true, full: true},
+	{name: "slabfree/mutant-stalelock-cpuslab", model: "slabfree.pml", defs: []string{"CPUSLAB", "STALELOCK"},
+		want: []string{"on no list", "on two lists"}, full: true},
+
 	// locallock.pml
 	{name: "locallock", model: "locallock.pml"},
 	{name: "locallock/ownerfence", model: "locallock.pml", defs: []string{"OWNERFENCE"}},
@@ -61,6 +76,9 @@ var witnesses = []struct {
 	defs  []string
 	n     []int
 }{
+	{"slabfree.pml", nil, []int{1, 2, 3, 4}},
+	{"slabfree.pml", []string{"NODCAS"}, []int{1, 2, 3, 4}},
+	{"slabfree.pml", []string{"CPUSLAB", "OTHERS=1"}, []int{2, 3, 5, 6, 7}},
 	{"locallock.pml", nil, []int{1, 2}},
 	{"locallock.pml", []string{"OWNERFENCE"}, []int{1, 2}},
 	{"deferred.pml", nil, []int{1, 2, 3, 4}},
