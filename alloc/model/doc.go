@@ -6,6 +6,11 @@
 //
 // # The models
 //
+//	cpuslab_locked.pml  CPUSlabLocked: the unpinned (freelist, tid) fast path
+//	                    with LOCK CMPXCHG16B, goroutine migration between any
+//	                    two steps, a trace hook's no-lock calls, and the per-P
+//	                    lock holder publishing a freelist while the slab
+//	                    pointer is nil (alloc/cpuslab.go, alloc/nolock.go)
 //	slabfree.pml        __slab_free on (freelist, counters) with the
 //	                    speculative list_lock, against refill's whole-freelist
 //	                    take and deactivate_slab; with and without the
@@ -26,8 +31,8 @@
 // none lost, counters equal to the freelist, a slab on at most one list,
 // mutual exclusion), its bound (objects, operations per process, store
 // buffer size) and its mutants: variants selected with -D that break one
-// rule of the protocol (drop the barrier, take the list without a Swap,
-// ...). The test runs every model, which must
+// rule of the protocol (drop the tid step, skip the nil publication, swap two
+// flush steps, drop the barrier, ...). The test runs every model, which must
 // pass, and every mutant, which must fail with the counterexample named in
 // the test, so a model that can no longer fail is caught. Progress runs
 // (pan -l -f, weak fairness) check that no retry loop cycles once the others
@@ -47,12 +52,13 @@
 //
 // # What is not checked
 //
-// The models abstract what another model or a lock covers: a drained
-// object's free to its slab is one atomic step in deferred.pml (slabfree.pml
-// checks it), list handling beyond S's own flags is a list_lock holder's
-// business, and the sheaves and the barn are plain data under the per-P lock
-// (one counter in locallock.pml). The bounds are small: a protocol bug that
-// needs more objects, operations or Ps than a model's bound is not found.
-// Nothing here checks the Go code itself; a change to a protocol must be made
-// in its model too.
+// The models abstract what another model or a lock covers: slab-level steps
+// are one atomic step in the cpu-slab and deferred-list models (slabfree.pml
+// checks them), list handling beyond S's own flags is a list_lock holder's
+// business, the sheaves and the barn are plain data under the per-P lock (one
+// counter in locallock.pml), and the CPUSlab paths without the double-word
+// CAS take the per-P mutex. The bounds are small: a protocol bug that needs
+// more objects, operations or Ps than a model's bound is not found. Nothing
+// here checks the Go code itself; a change to a protocol must be made in its
+// model too.
 package model

@@ -31,6 +31,24 @@ type check struct {
 }
 
 var checks = []check{
+	// cpuslab_locked.pml: three bounded configurations that together reach
+	// every witness.
+	{name: "locked/migrate", model: "cpuslab_locked.pml", defs: []string{"HOOK=0", "FLUSHES=0", "OPS=3"}},
+	{name: "locked/flush", model: "cpuslab_locked.pml", defs: []string{"HOOK=0", "OPS=2"}},
+	{name: "locked/hook", model: "cpuslab_locked.pml", defs: []string{"FLUSHES=0", "OPS=1"}},
+	{name: "locked/progress", model: "cpuslab_locked.pml", defs: []string{"HOOK=0", "FLUSHES=0", "OPS=2"}, progress: true, full: true},
+	{name: "locked/mutant-notid", model: "cpuslab_locked.pml", defs: []string{"NOTID", "HOOK=0", "FLUSHES=0", "OPS=3"},
+		want: []string{"handed out twice", "lost or on two lists", "install CAS"}},
+	{name: "locked/mutant-nonil", model: "cpuslab_locked.pml", defs: []string{"NONIL", "HOOK=0", "FLUSHES=0", "OPS=3"},
+		want: []string{"install CAS"}},
+	{name: "locked/mutant-swap", model: "cpuslab_locked.pml", defs: []string{"SWAP", "HOOK=0", "OPS=1"},
+		want: []string{"cpu freelist without a cpu slab", "install CAS"}},
+	{name: "locked/all", model: "cpuslab_locked.pml", defs: []string{"OPS=1"}, full: true},
+	{name: "locked/migrate4", model: "cpuslab_locked.pml", defs: []string{"HOOK=0", "FLUSHES=0", "OPS=4"}, full: true},
+	{name: "locked/flush3", model: "cpuslab_locked.pml", defs: []string{"HOOK=0", "OPS=3"}, full: true},
+	{name: "locked/hook2", model: "cpuslab_locked.pml", defs: []string{"FLUSHES=0", "OPS=2"}, full: true},
+	{name: "locked/all-progress", model: "cpuslab_locked.pml", defs: []string{"OPS=1"}, progress: true, full: true},
+
 	// slabfree.pml
 	{name: "slabfree/sheaves", model: "slabfree.pml"},
 	{name: "slabfree/sheaves-nodcas", model: "slabfree.pml", defs: []string{"NODCAS"}},
@@ -76,6 +94,8 @@ var witnesses = []struct {
 	defs  []string
 	n     []int
 }{
+	{"cpuslab_locked.pml", []string{"HOOK=0", "FLUSHES=0", "OPS=3"}, []int{1, 2, 4, 5, 6}},
+	{"cpuslab_locked.pml", []string{"FLUSHES=0", "OPS=1"}, []int{3}},
 	{"slabfree.pml", nil, []int{1, 2, 3, 4}},
 	{"slabfree.pml", []string{"NODCAS"}, []int{1, 2, 3, 4}},
 	{"slabfree.pml", []string{"CPUSLAB", "OTHERS=1"}, []int{2, 3, 5, 6, 7}},
