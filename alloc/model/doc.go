@@ -11,6 +11,9 @@
 //	                    two steps, a trace hook's no-lock calls, and the per-P
 //	                    lock holder publishing a freelist while the slab
 //	                    pointer is nil (alloc/cpuslab.go, alloc/nolock.go)
+//	cpuslab_pinned.pml  CPUSlab: pinned, unlocked CMPXCHG16B, remote changers
+//	                    excluded by the per-P localLock, on x86-TSO with store
+//	                    buffers (the design of issue 10 item 3)
 //	slabfree.pml        __slab_free on (freelist, counters) with the
 //	                    speculative list_lock, against refill's whole-freelist
 //	                    take and deactivate_slab; with and without the

@@ -30,6 +30,17 @@ type check struct {
 	full     bool // only in full runs
 }
 
+// The lost-or-corrupt family: what a broken exclusion shows as.
+var corrupt = []string{
+	"handed out twice",
+	"lost or on two lists",
+	"install CAS",
+	"cpu freelist without a cpu slab",
+	"inuse != objects",
+	"pinned, locked CAS failed",
+	"cycle",
+}
+
 var checks = []check{
 	// cpuslab_locked.pml: three bounded configurations that together reach
 	// every witness.
@@ -48,6 +59,19 @@ var checks = []check{
 	{name: "locked/flush3", model: "cpuslab_locked.pml", defs: []string{"HOOK=0", "OPS=3"}, full: true},
 	{name: "locked/hook2", model: "cpuslab_locked.pml", defs: []string{"FLUSHES=0", "OPS=2"}, full: true},
 	{name: "locked/all-progress", model: "cpuslab_locked.pml", defs: []string{"OPS=1"}, progress: true, full: true},
+
+	// cpuslab_pinned.pml
+	{name: "pinned", model: "cpuslab_pinned.pml", defs: []string{"OPS=1"}},
+	{name: "pinned/mutant-nolockremote", model: "cpuslab_pinned.pml", defs: []string{"NOLOCKREMOTE", "OPS=1"}, want: corrupt},
+	{name: "pinned/mutant-nobarrier", model: "cpuslab_pinned.pml", defs: []string{"NOBARRIER", "OPS=1"},
+		want: []string{"owner and remote locker both hold"}},
+	{name: "pinned/mutant-notid", model: "cpuslab_pinned.pml", defs: []string{"NOTID", "OPS=1"},
+		want: []string{"an interrupted CAS succeeded"}},
+	{name: "pinned/mutant-retry", model: "cpuslab_pinned.pml", defs: []string{"RETRY", "OPS=1"}, progress: true,
+		want: []string{"non-progress cycle"}},
+	{name: "pinned/ops2", model: "cpuslab_pinned.pml", defs: []string{"OPS=2"}, full: true},
+	{name: "pinned/flushes2", model: "cpuslab_pinned.pml", defs: []string{"OPS=1", "FLUSHES=2", "BUF=4"}, full: true},
+	{name: "pinned/progress", model: "cpuslab_pinned.pml", defs: []string{"OPS=1"}, progress: true, full: true},
 
 	// slabfree.pml
 	{name: "slabfree/sheaves", model: "slabfree.pml"},
@@ -96,6 +120,7 @@ var witnesses = []struct {
 }{
 	{"cpuslab_locked.pml", []string{"HOOK=0", "FLUSHES=0", "OPS=3"}, []int{1, 2, 4, 5, 6}},
 	{"cpuslab_locked.pml", []string{"FLUSHES=0", "OPS=1"}, []int{3}},
+	{"cpuslab_pinned.pml", []string{"OPS=1"}, []int{1, 2, 3, 4, 5}},
 	{"slabfree.pml", nil, []int{1, 2, 3, 4}},
 	{"slabfree.pml", []string{"NODCAS"}, []int{1, 2, 3, 4}},
 	{"slabfree.pml", []string{"CPUSLAB", "OTHERS=1"}, []int{2, 3, 5, 6, 7}},
