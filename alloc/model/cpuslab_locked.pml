@@ -10,9 +10,10 @@
  * Every process names the same kmemCacheCPU, so any interleaving of them is
  * a goroutine migrating between any two of its steps (the CAS names the
  * structure the goroutine read, not the P it runs on now). Processes:
- *   G(1), G(2)  goroutines: OPS nondeterministic Alloc or Free, then free
- *               what they hold; a free may also run on another P (thisCPU
- *               named a P whose cpu slab is not S) and go to the slab.
+ *   G (NG of them)  goroutines: OPS nondeterministic Alloc or Free, then
+ *               free what they hold; a free may also run on another P
+ *               (thisCPU named a P whose cpu slab is not S) and go to the
+ *               slab.
  *   H           a trace hook's AllocNoLock and FreeNoLock (cpuAllocNoLock,
  *               cpuFreeFast); it may run while the per-P lock is held, at
  *               any step of the holder's sequence (its TryLock then fails).
@@ -37,12 +38,15 @@
  * and no cpu freelist is left without a cpu slab. No cycles (pan -l): every
  * retry loop ends when the others stop.
  *
- * Bound: NOBJ objects, OPS operations per goroutine, FLUSHES flushes, tids
- * modulo 256 (fewer pair changes than that in any run). Witnesses
- * (-DWITNESS=n fails on reaching): 1 frees raced into the slow path's
- * detach, 2 get_freelist refills, 3 a TryLock fails, 4 a fast CAS fails,
- * 5 a free finds the slab off the P, 6 a flushed slab is installed again. Mutants (-D):
- *   NOTID   the CAS does not advance the tid: ABA hands an object out twice.
+ * Bound: NOBJ objects, NG goroutines with OPS operations each, HOOK hooks,
+ * FLUSHES flushes, tids modulo 256 (fewer pair changes than that in any
+ * run). Witnesses (-DWITNESS=n fails on reaching n): 1 frees raced into the
+ * slow path's detach, 2 get_freelist refills, 3 a TryLock fails, 4 a fast
+ * CAS fails, 5 a free finds the slab off the P, 6 a flushed slab is
+ * installed again. Mutants (-D):
+ *   NOTID   the CAS does not advance the tid: ABA hands an object out twice,
+ *           and a free that read the pair before the slow path detached it
+ *           pushes onto the new, empty freelist.
  *   NONIL   the slow path keeps the cpu slab on the P while it detaches and
  *           reinstalls the freelist (skips the nil publication).
  *   SWAP    flushCPULocked detaches the freelist before clearing the slab.
@@ -97,13 +101,15 @@ bit frozen;
 bit listed;		/* on the node partial or a cpu partial list */
 
 /*
- * Reading the pair. The code loads tid, then the freelist (and, in a free,
- * cc.slab between them). Every change of the pair advances the tid, so if
- * the pair changed between the two loads the CAS fails and the loop starts
- * over: reading both words in one step, at the load whose value decides the
- * branch, gives the same outcomes up to such stutters. The free pointer of
- * the head is read in a step of its own: that read can be stale, which is
- * what the tid is for.
+ * Reading the pair. An alloc loads tid, the freelist, then cc.slab; a free
+ * loads tid, cc.slab, then the freelist. Every change of the pair advances
+ * the tid, so if the pair changed after the tid was loaded the CAS fails and
+ * the loop starts over. The model therefore loads both words in one step
+ * (an alloc where it loads the freelist, a free where it loads the tid),
+ * keeping the order that matters: the tid before cc.slab. That gives the
+ * same outcomes up to stutters of failed iterations. The free pointer of the
+ * head is read in a step of its own: that read can be stale, which is what
+ * the tid is for.
  */
 
 /* A pop's CAS, with the hand-out (ghost) at its linearization point. */
@@ -305,9 +311,8 @@ inline cpu_free(a) {
 	if
 	:: true -> slab_free(a)	/* thisCPU named another P */
 	:: true ->
-		out[a] = 0;
 		do
-		:: atomic { t = tid; f = cfl };
+		:: atomic { out[a] = 0; t = tid; f = cfl };
 			if
 			:: cslab == 0 -> REACH(5) atomic { t = 0; f = 0 }; slab_free(a); break
 			:: else ->
@@ -355,9 +360,8 @@ inline nolock_alloc(obj) {
 
 /* FreeNoLock via cpuFreeFast; defers what it cannot push. */
 inline nolock_free(a) {
-	out[a] = 0;
 	do
-	:: atomic { t = tid; f = cfl };
+	:: atomic { out[a] = 0; t = tid; f = cfl };
 		if
 		:: cslab == 0 -> atomic { indef[a] = 1; t = 0; f = 0 }; break
 		:: else ->

@@ -16,16 +16,25 @@
  * cpu slab pointer, free pointers) go through a FIFO store buffer of BUF
  * entries that process D drains one at a time; its loads read its own
  * newest buffered store first. A LOCK-prefixed instruction on that thread
- * (a slab's CMPXCHG16B) first waits for the buffer to drain. The remote side
+ * (a slab's CMPXCHG16B) first waits for the buffer to drain. So does a slab
+ * step of a goroutine after it unpinned: on P0's thread the instruction
+ * drains the buffer, and a goroutine that moved to another thread went
+ * through the scheduler's atomics on P0's thread first. (That also orders
+ * the step after stores that other goroutines made on P0 since, which it
+ * cannot observe: it touches slab state and objects it holds, they touch
+ * P0's lock, pair, cpu slab and cpu freelist.) The remote side
  * uses Go atomics and LOCK instructions, so it is sequentially consistent.
  * membarrier(2) is an asymmetric fence: the kernel runs a full barrier on
  * P0's CPU, which is the buffer draining at one instant between two of its
  * instructions.
  *
- * Processes: G(1), G(2) goroutines (OPS operations each; each pinned
- * section runs on P0 or, for frees, on another P, which sends the object to
- * its slab); R, the remote locker (Shrink/Validate: lockRemote, flush the
- * cpu slab, unlockRemote), FLUSHES times; D, the store buffer. Once, a
+ * Processes: two G, goroutines (OPS operations each; each pinned section
+ * runs on P0 or, for frees, on another P, which sends the object to its
+ * slab; pinned sections on P0 exclude each other); R, the remote locker
+ * (Shrink/Validate: lockRemote, flush the cpu slab, unlockRemote), FLUSHES
+ * times; D, the store buffer. An owner that finds its lock taken neither
+ * waits nor retries: it uses the slab paths (allocates from the node, frees
+ * to the slab), as the Sheaves design does (see RETRY). Once, a
  * nested no-lock call interrupts an owner between reading the pair and its
  * CAS on the same CPU (the kernel's NMI case; Go runs hooks unpinned, so this
  * is stronger than needed): it pops twice and pushes the first object back,
@@ -47,8 +56,9 @@
  * raced in and is deactivated (CPUSLAB_FLUSH), 2 an owner finds its lock
  * taken and allocates from the node, 3 the interrupted CAS fails, 4
  * get_freelist refills, 5 the install finds the lock taken. Mutants (-D):
- *   NOLOCKREMOTE  the remote flusher changes the pair without the lock: the
- *                 unlocked CMPXCHG16B is then unsafe and loses its update.
+ *   NOLOCKREMOTE  the remote flusher changes the pair without the lock (in
+ *                 one atomic step): the owner's unlocked CMPXCHG16B read the
+ *                 pair before and its buffered store overwrites the flush.
  *   NOBARRIER     lockRemote without membarrier: store buffering lets owner
  *                 and remote locker in together.
  *   NOTID         the CAS does not advance the tid: the interrupted CAS
@@ -107,9 +117,10 @@ bit frozen[NSLAB + 1], listed[NSLAB + 1];
 byte baddr[BUF], bv1[BUF], bv2[BUF];
 byte blen;
 
+bit pinned;		/* a goroutine is pinned on P0: no other runs there */
+
 /* Ghosts. */
 bit out[NOBJ + 1];
-bit pinned;		/* a goroutine is pinned on P0 */
 byte incs;		/* owners and remote lockers inside the lock */
 byte hooks = HOOK;	/* nested interruptions left */
 byte hookobj;		/* what the nested call still holds */
@@ -377,10 +388,7 @@ inline alloc(obj) {
 				:: else -> skip
 				fi;
 				unlock(); unpin();
-				/* Unpinned, no per-P lock: a slab from the node. A LOCK
-				 * step by a goroutine that ran on P0 waits for its buffer:
-				 * on P0's thread the instruction drains it, and moving to
-				 * another thread goes through the scheduler's atomics. */
+				/* Unpinned, no per-P lock: a slab from the node. */
 				LOCKED -> get_partial(ns, f);
 				if
 				:: ns == 0 -> break	/* a new slab is over the limit */
@@ -510,6 +518,7 @@ proctype R() {
 #endif
 		atomic { busy == 0 -> incs++; CHECK(incs == 1, "violated: owner and remote locker both hold the per-P lock\n") };
 #endif
+#ifndef NOLOCKREMOTE
 		s = cslab;
 		if
 		:: s != 0 ->
@@ -518,6 +527,22 @@ proctype R() {
 			deactivate(s, fl)
 		:: else -> skip
 		fi;
+#else
+		/* Without the lock, even a flush whose own steps are one atomic
+		 * step (the slab cleared and the pair detached together, as by
+		 * one LOCK CMPXCHG16B) races the owner's unlocked one. */
+		d_step {
+			s = cslab;
+			if
+			:: s != 0 -> cslab = 0; fl = cfl; cfl = 0; tid = tid + STEP
+			:: else -> skip
+			fi
+		};
+		if
+		:: s != 0 -> deactivate(s, fl)
+		:: else -> skip
+		fi;
+#endif
 #ifndef NOLOCKREMOTE
 		atomic { incs--; remote = 0 };
 #endif
