@@ -2,9 +2,11 @@
  * cpuslab_locked.pml: the CPUSlabLocked fast path, the old design without
  * pinning (LOCK CMPXCHG16B on the per-P (freelist, tid) pair).
  *
- * Mirrors alloc/cpuslab.go: cpuSlabAlloc, cpuSlabFree, cpuSlabAllocSlow,
- * popCPUFreelist, detachCPUFreelist, installCPUChain, flushCPULocked;
- * alloc/nolock.go: cpuAllocNoLock, cpuFreeFast.
+ * Mirrors alloc/cpuslab_locked.go: lockedAlloc, cpuSlabLockedPercpu.free
+ * and lockedPush, lockedAllocSlow, lockedPop, lockedLoad,
+ * lockedInstallChain, lockedDetach, lockedAllocNoLock,
+ * cpuSlabLockedPercpu.freeNoLock (lockedPushMaybeLocked),
+ * cpuSlabLockedPercpu.flush; alloc/cpuslab.go: detachCPU, flushCPULocked.
  *
  * One P's kmemCacheCPU and one slab S of NOBJ objects (1..NOBJ; 0 is nil).
  * Every process names the same kmemCacheCPU, so any interleaving of them is
@@ -14,10 +16,12 @@
  *               free what they hold; a free may also run on another P
  *               (thisCPU named a P whose cpu slab is not S) and go to the
  *               slab.
- *   H           a trace hook's AllocNoLock and FreeNoLock (cpuAllocNoLock,
- *               cpuFreeFast); it may run while the per-P lock is held, at
- *               any step of the holder's sequence (its TryLock then fails).
- *   F           Shrink/Validate: flushCPU under the per-P lock (FLUSHES times).
+ *   H           a trace hook's AllocNoLock and FreeNoLock
+ *               (lockedAllocNoLock, cpuSlabLockedPercpu.freeNoLock); it may
+ *               run while the per-P lock is held, at any step of the
+ *               holder's sequence (its TryLock then fails).
+ *   F           Shrink/Validate: flushCPULocked under the per-P lock (FLUSHES
+ *               times).
  * Loads and stores of the pair and of cc.slab are Go atomics (sequentially
  * consistent), so interleaving is exact for them. Free pointers are plain
  * memory: a push writes the pointer before its CAS, a pop reads it after
@@ -32,7 +36,7 @@
  * is the install that races with the lockless paths.
  *
  * Properties: no object is handed out twice; the install CAS of a new cpu
- * freelist never fails (installCPUChain panics when it does); at the end,
+ * freelist never fails (lockedInstallChain panics when it does); at the end,
  * with everything freed, every object is exactly once on the cpu freelist,
  * the slab freelist or the deferred list, inuse == NOBJ - len(slab freelist),
  * and no cpu freelist is left without a cpu slab. No cycles (pan -l): every
@@ -49,7 +53,8 @@
  *           pushes onto the new, empty freelist.
  *   NONIL   the slow path keeps the cpu slab on the P while it detaches and
  *           reinstalls the freelist (skips the nil publication).
- *   SWAP    flushCPULocked detaches the freelist before clearing the slab.
+ *   SWAP    flushCPULocked (detachCPU) detaches the freelist before clearing
+ *           the slab.
  */
 
 #ifndef NOBJ
@@ -190,7 +195,7 @@ inline deactivate(fl) {
 	}
 }
 
-/* popCPUFreelist: under the per-P lock; lockless frees may race. */
+/* lockedPop: under the per-P lock; lockless frees may race. */
 inline pop_cpu(obj) {
 	do
 	:: atomic { t = tid; o = cfl };
@@ -208,13 +213,13 @@ inline pop_cpu(obj) {
 	atomic { o = 0; nx = 0; t = 0; ok = 0 }
 }
 
-/* detachCPUFreelist: a read and a CAS that retries until nothing changed
+/* lockedDetach (and detachCPU's loop): a read and a CAS that retries until nothing changed
  * between them, which is one atomic step at the successful CAS. */
 inline detach(fl) {
 	d_step { fl = cfl; cfl = 0; tid = tid + STEP }
 }
 
-/* installCPUChain: the caller holds mu and has taken the slab off the P, so
+/* lockedInstallChain: the caller holds mu and has taken the slab off the P, so
  * the CAS from an empty freelist cannot fail (the code panics if it does). */
 inline install(head) {
 	t = tid;
@@ -226,12 +231,13 @@ inline install(head) {
 	atomic { t = 0; ok = 0 }
 }
 
-/* loadFreelist: hand out the first object of fl, install the rest. */
+/* lockedLoad: hand out the first object of fl, install the rest, then
+ * set the slab (the caller does, after load_freelist). */
 inline load_freelist(obj, fl) {
 	obj = fl; handout(obj); install(next[fl])
 }
 
-/* cpuSlabAllocSlow (___slab_alloc) under cc.mu; noblock only try-locks. */
+/* lockedAllocSlow (___slab_alloc) under cc.mu; noblock only try-locks. */
 inline slow_alloc(obj, noblock) {
 	obj = 0;
 	if
@@ -288,7 +294,7 @@ inline slow_alloc(obj, noblock) {
 	got = 0
 }
 
-/* cpuSlabAlloc */
+/* lockedAlloc */
 inline fast_alloc(obj) {
 	do
 	:: atomic { t = tid; o = cfl };
@@ -306,7 +312,7 @@ inline fast_alloc(obj) {
 	atomic { o = 0; nx = 0; t = 0; ok = 0 }
 }
 
-/* cpuSlabFree */
+/* cpuSlabLockedPercpu.free: lockedPush, else __slab_free */
 inline cpu_free(a) {
 	if
 	:: true -> slab_free(a)	/* thisCPU named another P */
@@ -330,10 +336,10 @@ inline cpu_free(a) {
 }
 
 #ifndef TRIES
-#define TRIES 4		/* cpuAllocNoLock's lockless tries */
+#define TRIES 4		/* lockedAllocNoLock's lockless tries */
 #endif
 
-/* cpuAllocNoLock */
+/* lockedAllocNoLock */
 inline nolock_alloc(obj) {
 	obj = 0; i = 0;
 	do
@@ -358,7 +364,7 @@ inline nolock_alloc(obj) {
 	fi
 }
 
-/* FreeNoLock via cpuFreeFast; defers what it cannot push. */
+/* cpuSlabLockedPercpu.freeNoLock; FreeNoLock defers what it cannot push. */
 inline nolock_free(a) {
 	do
 	:: atomic { out[a] = 0; t = tid; f = cfl };
@@ -409,7 +415,7 @@ proctype H() {
 	fi
 }
 
-/* flushCPU */
+/* cpuSlabLockedPercpu.flush: flushCPULocked under cc.mu */
 proctype F() {
 	byte t, o, nx, f, i, n;
 	bit s;

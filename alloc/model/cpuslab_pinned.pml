@@ -4,58 +4,61 @@
  * an unlocked CMPXCHG16B, which is atomic on its own CPU but not against
  * other CPUs. Remote changers exclude the owner with the per-P localLock.
  *
- * Mirrors the pinned CPUSlab variant of issue 10 item 3 (written from its
- * specification; name the functions here when the code lands): the pinned
- * fast alloc and free, the slow path that runs unpinned without a per-P
- * lock and then installs on whatever P it is on, deactivating a cpu slab
- * that raced in (CPUSLAB_FLUSH); the localLock of alloc/locallock.go
- * (tryLock, unlock, lockRemote, unlockRemote); flushCPULocked and
- * deactivateSlab of alloc/cpuslab.go as remote changers.
+ * Mirrors alloc/cpuslab_pinned.go: cpuLock, cpuUnlock, cpuPop, cpuPush,
+ * cpuLoad, pinnedCAS, cpuAllocOne, cpuAllocSlow, cpuAllocLocal, cpuInstall,
+ * detachCPUSlab, cpuFreeOne, cpuSlabPercpu.flush; alloc/cpuslab.go:
+ * detachCPU, flushCPULocked, getFreelist, deactivateSlab as the remote
+ * flusher and the slab steps; alloc/locallock.go: localLock.tryLock,
+ * unlock, lockRemote, unlockRemote.
  *
- * Machine: x86-TSO for P0's thread. Its plain stores (busy, the pair, the
- * cpu slab pointer, free pointers) go through a FIFO store buffer of BUF
- * entries that process D drains one at a time; its loads read its own
- * newest buffered store first. A LOCK-prefixed instruction on that thread
- * (a slab's CMPXCHG16B) first waits for the buffer to drain. So does a slab
+ * Machine: x86-TSO for P0's thread. Its plain stores (busy, the pair, free
+ * pointers) go through a FIFO store buffer of BUF entries that process D
+ * drains one at a time; its loads read its own newest buffered store first.
+ * cc.slab is an atomic.Pointer: its Store is XCHG, which drains the buffer
+ * and is at once visible. A LOCK-prefixed instruction on that thread (a
+ * slab's CMPXCHG16B) first waits for the buffer to drain. So does a slab
  * step of a goroutine after it unpinned: on P0's thread the instruction
  * drains the buffer, and a goroutine that moved to another thread went
  * through the scheduler's atomics on P0's thread first. (That also orders
  * the step after stores that other goroutines made on P0 since, which it
  * cannot observe: it touches slab state and objects it holds, they touch
- * P0's lock, pair, cpu slab and cpu freelist.) The remote side
- * uses Go atomics and LOCK instructions, so it is sequentially consistent.
- * membarrier(2) is an asymmetric fence: the kernel runs a full barrier on
- * P0's CPU, which is the buffer draining at one instant between two of its
- * instructions.
+ * P0's lock, pair and cpu freelist.) The remote side uses Go atomics and
+ * instructions that the exclusion makes exact, so it is sequentially
+ * consistent. membarrier(2) is an asymmetric fence: the kernel runs a full
+ * barrier on P0's CPU, which is the buffer draining at one instant between
+ * two of its instructions.
  *
- * Processes: two G, goroutines (OPS operations each; each pinned section
- * runs on P0 or, for frees, on another P, which sends the object to its
- * slab; pinned sections on P0 exclude each other); R, the remote locker
- * (Shrink/Validate: lockRemote, flush the cpu slab, unlockRemote), FLUSHES
- * times; D, the store buffer. An owner that finds its lock taken neither
- * waits nor retries: it uses the slab paths (allocates from the node, frees
- * to the slab), as the Sheaves design does (see RETRY). Once, a
- * nested no-lock call interrupts an owner between reading the pair and its
- * CAS on the same CPU (the kernel's NMI case; Go runs hooks unpinned, so this
- * is stronger than needed): it pops twice and pushes the first object back,
+ * Processes: two G, goroutines (OPS operations each; pinned sections on P0
+ * exclude each other; a free may also run on another P, which sends the
+ * object to its slab); R, the remote locker (Shrink/Validate: lockRemote,
+ * flushCPULocked, unlockRemote), FLUSHES times; D, the store buffer. As in
+ * the code, a goroutine that finds its lock taken (cpuLock returns nil)
+ * neither waits nor retries: the fast path goes on to the slow path, the
+ * slow path's pinned step to the node, an install deactivates the new slab
+ * keeping one object, a free goes to the slab (see RETRY). Once, a nested
+ * no-lock call interrupts an owner between reading the pair and its CAS on
+ * the same CPU (the kernel's NMI case; Go runs hooks unpinned, so this is
+ * stronger than needed): it pops twice and pushes the first object back,
  * the ABA case. The interrupted CAS must fail.
  *
  * Slabs: S1 holds objects 1 and 2 and starts as P0's cpu slab with both on
  * the cpu freelist; S2 holds object 3 and starts on the node partial list.
  * Slab-level steps (__slab_free, get_freelist, freeze, deactivate_slab)
- * are single LOCK steps here: slabfree.pml checks them.
+ * are single LOCK steps here: slabfree.pml checks them. The cpu partial
+ * list is left out (it is under the per-P lock).
  *
  * Properties: mutual exclusion of owner and remote locker; no object handed
- * out twice; an interrupted CAS never succeeds; an installed cpu freelist
- * replaces an empty one; at the end every object is exactly once on the cpu
- * freelist or a slab freelist, each slab's inuse equals its objects minus
- * its freelist, no cpu freelist is left without a cpu slab.
+ * out twice; an interrupted CAS never succeeds and a CAS made with the lock
+ * held otherwise never fails (the code panics); a cpu freelist is loaded
+ * only over an empty one, and is never without a cpu slab; at the end every
+ * object is exactly once on the cpu freelist or a slab freelist, and each
+ * slab's inuse equals its objects minus its freelist.
  *
  * Bound: OPS operations per goroutine, FLUSHES flushes, a store buffer of
  * BUF entries, tids modulo 256. Witnesses (-DWITNESS=n): 1 a cpu slab
- * raced in and is deactivated (CPUSLAB_FLUSH), 2 an owner finds its lock
- * taken and allocates from the node, 3 the interrupted CAS fails, 4
- * get_freelist refills, 5 the install finds the lock taken. Mutants (-D):
+ * raced in and is deactivated (CPUSLAB_FLUSH), 2 a fast path finds its lock
+ * taken, 3 the interrupted CAS fails, 4 get_freelist refills, 5 the install
+ * finds the lock taken. Mutants (-D):
  *   NOLOCKREMOTE  the remote flusher changes the pair without the lock (in
  *                 one atomic step): the owner's unlocked CMPXCHG16B read the
  *                 pair before and its buffered store overwrites the flush.
@@ -63,10 +66,10 @@
  *                 and remote locker in together.
  *   NOTID         the CAS does not advance the tid: the interrupted CAS
  *                 succeeds after the nested ABA.
- *   RETRY         an owner that finds the lock taken tries it again instead
- *                 of using the slab paths: its busy = 1, busy = 0 stores can
- *                 keep the remote locker's wait from ever seeing busy == 0
- *                 (a cycle without progress, pan -l -f).
+ *   RETRY         cpuLock tries the lock again until it has it: an owner's
+ *                 busy = 1, busy = 0 stores can keep the remote locker's
+ *                 wait from ever seeing busy == 0 (a cycle without progress,
+ *                 pan -l -f).
  */
 
 #ifndef OPS
@@ -112,8 +115,7 @@ bit frozen[NSLAB + 1], listed[NSLAB + 1];
 /* P0's store buffer: address, two values; oldest first. */
 #define A_BUSY 1
 #define A_PAIR 2
-#define A_SLAB 3
-#define A_NEXT 4		/* A_NEXT + o is next[o] */
+#define A_NEXT 3		/* A_NEXT + o is next[o] */
 byte baddr[BUF], bv1[BUF], bv2[BUF];
 byte blen;
 
@@ -142,7 +144,6 @@ inline commit0() {
 	if
 	:: baddr[0] == A_BUSY -> busy = bv1[0]
 	:: baddr[0] == A_PAIR -> cfl = bv1[0]; tid = bv2[0]
-	:: baddr[0] == A_SLAB -> cslab = bv1[0]
 	:: baddr[0] >= A_NEXT -> next[baddr[0] - A_NEXT] = bv1[0]
 	fi;
 	k = 1;
@@ -167,7 +168,9 @@ inline ld(a, x, y, memx, memy) {
 }
 
 inline ld_pair(f, t) { ld(A_PAIR, f, t, cfl, tid) }
-inline ld_slab(s) { ld(A_SLAB, s, k2, cslab, 0); k2 = 0 }
+/* cc.slab.Load (a plain MOV) and cc.slab.Store (XCHG: drains the buffer). */
+inline ld_slab(s) { s = cslab }
+inline st_slab(v) { atomic { blen == 0 -> cslab = v } }
 inline ld_next(o, v) { ld(A_NEXT + o, v, k2, next[o], 0); k2 = 0 }
 
 /* A LOCK instruction on P0's thread: the store buffer drains first. */
@@ -315,165 +318,189 @@ inline nested_hook() {
 }
 
 /*
- * Without the per-P lock (a remote locker holds it) a goroutine does not
- * wait and does not retry: it takes a slab from the node, hands out its
- * first object and gives the rest back (deactivate_slab), as the Sheaves
- * design falls back to the slab paths. With RETRY it tries the lock again.
+ * cpuLock: pin and take the P's lock. Where a remote locker holds it, r is
+ * set and the caller goes on without per-P data, still pinned until
+ * cpuUnlock (RETRY: try again until the lock is had).
  */
-inline alloc_from_node(obj) {
-	LOCKED -> get_partial(ns, f);
-	if
-	:: ns != 0 ->
-		handout(f); obj = f; nx = next[f];
-		deactivate(ns, nx)
-	:: else -> skip	/* a new slab is over the limit */
-	fi
+inline cpu_lock(r) {
+#ifndef RETRY
+	pin(); trylock(r)
+#else
+	do
+	:: pin(); trylock(r);
+		if
+		:: r -> unpin()
+		:: else -> break
+		fi
+	od
+#endif
 }
 
-/* The pinned fast alloc, then the slow path. */
-inline alloc(obj) {
+inline cpu_unlock(r) {
+	if
+	:: !r -> unlock()
+	:: else -> skip
+	fi;
+	unpin()
+}
+
+/* cpuPop, the owner holding the lock; at most one nested interruption. */
+inline cpu_pop(obj) {
 	obj = 0;
 	do
-	:: pin();
-		trylock(r);
+	:: ld_pair(o, t);
 		if
-		:: r -> unpin();
-#ifndef RETRY
-			REACH(2) alloc_from_node(obj); break
-#endif
+		:: o == 0 -> break
 		:: else ->
-			ld_pair(o, t);
 			ld_slab(s);
+			CHECK(s != 0, "violated: a cpu freelist without a cpu slab\n");
+			ld_next(o, nx);
 			if
-			:: o != 0 && s != 0 ->
-				ld_next(o, nx);
+			:: hooks > 0 -> hooks--; hooked = 1; nested_hook(); mine = (hookobj != 0)
+			:: true -> skip
+			fi;
+			atomic {
+				ucas(o, t, nx, t + STEP, ok);
 				if
-				:: hooks > 0 -> hooks--; hooked = 1; nested_hook(); mine = (hookobj != 0)
-				:: true -> skip
-				fi;
-				atomic {
-					ucas(o, t, nx, t + STEP, ok);
-					if
-					:: ok -> handout(o)
-					:: else -> skip
-					fi;
-					CHECK(!ok || !hooked || !hookchanged, "violated: an interrupted CAS succeeded\n")
-				};
-				if
-				:: hooked && hookchanged && !ok -> REACH(3) skip
+				:: ok -> handout(o)
 				:: else -> skip
 				fi;
-				hooked = 0;
-				unlock(); unpin();
-				if
-				:: ok -> obj = o; break
-				:: else -> skip	/* only after a nested call: try again */
-				fi
-			:: else ->
-				/* Pinned part of ___slab_alloc: the cpu slab's own freelist. */
-				if
-				:: s != 0 ->
-					LOCKED -> get_freelist(s, f);
-					if
-					:: f != 0 ->
-						REACH(4) ld_next(f, nx);
-						st(A_PAIR, nx, t + STEP);
-						handout(f); obj = f;
-						unlock(); unpin(); break
-					:: else ->
-						/* Full: off the P, on no list. */
-						st(A_SLAB, 0, 0);
-						st(A_PAIR, 0, t + STEP)
-					fi
-				:: else -> skip
-				fi;
-				unlock(); unpin();
-				/* Unpinned, no per-P lock: a slab from the node. */
-				LOCKED -> get_partial(ns, f);
-				if
-				:: ns == 0 -> break	/* a new slab is over the limit */
-				:: else -> skip
-				fi;
-				/* Pin again, on P0, and install there. */
-				do
-				:: pin();
-					trylock(r);
-					if
-					:: r -> unpin();
-#ifndef RETRY
-						/* hand out the first object, give the rest back */
-						REACH(5) handout(f); obj = f; nx = next[f];
-						LOCKED -> deactivate(ns, nx);
-						break
-#endif
-					:: else ->
-						ld_slab(s);
-						ld_pair(o, t);
-						if
-						:: s != 0 ->
-							/* A cpu slab raced in: take it off, deactivate it
-							 * unpinned (CPUSLAB_FLUSH), try again. */
-							st(A_SLAB, 0, 0);
-							st(A_PAIR, 0, t + STEP);
-							unlock(); unpin();
-							REACH(1) LOCKED -> deactivate(s, o)
-						:: else ->
-							CHECK(o == 0, "violated: a cpu freelist without a cpu slab\n");
-							ld_next(f, nx);
-							st(A_PAIR, nx, t + STEP);
-							st(A_SLAB, ns, 0);
-							handout(f); obj = f;
-							unlock(); unpin();
-							break
-						fi
-					fi
-				od;
-				break
+				CHECK(!ok || !hooked || !hookchanged, "violated: an interrupted CAS succeeded\n");
+				CHECK(ok || hooked, "violated: a pinned, locked CAS failed\n")
+			};
+			if
+			:: hooked && hookchanged && !ok -> REACH(3) skip
+			:: else -> skip
+			fi;
+			hooked = 0;
+			if
+			:: ok -> obj = o; break
+			:: else -> skip	/* after the nested call: cpuPop retries */
 			fi
 		fi
 	od;
-	atomic { o = 0; t = 0; s = 0; nx = 0; f = 0; ns = 0; ok = 0; r = 0 }
+	atomic { o = 0; t = 0; s = 0; nx = 0; ok = 0 }
 }
 
-/* The pinned free: push onto the cpu freelist if a is of the cpu slab,
- * else (or without the per-P lock) free to the slab. */
+/* cpuLoad: the chain after fl becomes the cpu freelist, sl the cpu slab. */
+inline cpu_load(sl, fl) {
+	ld_pair(o, t);
+	CHECK(o == 0, "violated: a cpu freelist loaded over a non-empty one\n");
+	ld_next(fl, nx);
+	ucas(0, t, nx, t + STEP, ok);
+	CHECK(ok, "violated: a pinned, locked CAS failed\n");
+	ld_slab(s);
+	if
+	:: s != sl -> st_slab(sl)
+	:: else -> skip
+	fi;
+	handout(fl);
+	atomic { o = 0; t = 0; nx = 0; ok = 0; s = 0 }
+}
+
+/* cpuAllocOne: the fast path, then cpuAllocSlow's three steps. */
+inline alloc(obj) {
+	obj = 0;
+	cpu_lock(r);
+	if
+	:: !r -> cpu_pop(obj)
+	:: else -> REACH(2) skip
+	fi;
+	cpu_unlock(r);
+	if
+	:: obj == 0 ->
+		/* 1. cpuAllocLocal, pinned: what the P has at hand. */
+		cpu_lock(r);
+		if
+		:: !r ->
+			cpu_pop(obj);
+			ld_slab(s);
+			if
+			:: obj == 0 && s != 0 ->
+				LOCKED -> get_freelist(s, f);
+				if
+				:: f != 0 -> REACH(4) cpu_load(s, f); obj = f
+				:: else -> st_slab(0)	/* exhausted: full, on no list */
+				fi
+			:: else -> skip
+			fi
+		:: else -> skip
+		fi;
+		cpu_unlock(r);
+		s = 0;
+		if
+		:: obj == 0 ->
+			/* 2. Unpinned, no per-P lock: a slab from the node. */
+			LOCKED -> get_partial(ns, f);
+			if
+			:: ns != 0 ->
+				/* 3. cpuInstall, pinned on P0 again. */
+				cpu_lock(r);
+				if
+				:: r ->
+					cpu_unlock(r);
+					REACH(5) handout(f); obj = f; nx = next[f];
+					LOCKED -> deactivate(ns, nx)
+				:: else ->
+					ld_slab(s);
+					if
+					:: s != 0 ->
+						/* detachCPUSlab: a cpu slab raced in */
+						st_slab(0);
+						ld_pair(o, t);
+						ucas(o, t, 0, t + STEP, ok);
+						CHECK(ok, "violated: a pinned, locked CAS failed\n");
+						olds = s; oldfl = o;
+						atomic { o = 0; t = 0; ok = 0 }
+					:: else -> skip
+					fi;
+					cpu_load(ns, f); obj = f;
+					cpu_unlock(r);
+					if
+					:: olds != 0 -> REACH(1) LOCKED -> deactivate(olds, oldfl)
+					:: else -> skip
+					fi
+				fi
+			:: else -> skip	/* a new slab is over the limit */
+			fi
+		:: else -> skip
+		fi
+	:: else -> skip
+	fi;
+	atomic { o = 0; t = 0; s = 0; nx = 0; f = 0; ns = 0; ok = 0; r = 0; olds = 0; oldfl = 0 }
+}
+
+/* cpuFreeOne: push onto the cpu freelist if a is of the cpu slab, else
+ * (or without the per-P lock) free to the slab. */
 inline free(a) {
 	if
 	:: LOCKED -> slab_free(a)	/* on another P */
 	:: true ->
-		do
-		:: pin();
-			trylock(r);
-			if
-			:: r -> unpin();
-#ifndef RETRY
-				LOCKED -> slab_free(a); break
-#endif
-			:: else ->
-				ld_pair(f, t);
-				ld_slab(s);
-				slab_of(a, sl);
-				if
-				:: s == sl ->
-					st(A_NEXT + a, f, 0);
-					atomic {
-						out[a] = 0;
-						ucas(f, t, a, t + STEP, ok);
-						CHECK(ok, "violated: a pinned, locked CAS failed\n")
-					};
-					unlock(); unpin(); break
-				:: else ->
-					unlock(); unpin();
-					LOCKED -> slab_free(a); break
-				fi
-			fi
-		od
+		cpu_lock(r);
+		ld_slab(s);
+		slab_of(a, sl);
+		if
+		:: !r && s == sl ->
+			/* cpuPush */
+			ld_pair(f, t);
+			CHECK(f != a, "violated: double free on the cpu freelist\n");
+			st(A_NEXT + a, f, 0);
+			atomic {
+				out[a] = 0;
+				ucas(f, t, a, t + STEP, ok);
+				CHECK(ok, "violated: a pinned, locked CAS failed\n")
+			};
+			cpu_unlock(r)
+		:: else ->
+			cpu_unlock(r);
+			LOCKED -> slab_free(a)
+		fi
 	fi;
 	atomic { f = 0; t = 0; s = 0; sl = 0; ok = 0; r = 0 }
 }
 
 proctype G() {
-	byte o, t, s, nx, f, ns, sl, obj, a1, a2, n;
+	byte o, t, s, nx, f, ns, sl, obj, a1, a2, n, olds, oldfl;
 	byte f2, t2, s2, nx2, o2, h1, h2, k, k2, cf, ct;
 	bit ok, ok2, r, hooked, mine;
 	do
@@ -519,6 +546,8 @@ proctype R() {
 		atomic { busy == 0 -> incs++; CHECK(incs == 1, "violated: owner and remote locker both hold the per-P lock\n") };
 #endif
 #ifndef NOLOCKREMOTE
+		/* flushCPULocked: detachCPU clears the slab, then takes the pair
+		 * (its CAS is exact under the exclusion), then deactivateSlab. */
 		s = cslab;
 		if
 		:: s != 0 ->
@@ -528,9 +557,8 @@ proctype R() {
 		:: else -> skip
 		fi;
 #else
-		/* Without the lock, even a flush whose own steps are one atomic
-		 * step (the slab cleared and the pair detached together, as by
-		 * one LOCK CMPXCHG16B) races the owner's unlocked one. */
+		/* Without the lock, even a flush that clears the slab and takes
+		 * the pair in one atomic step races the owner's unlocked CAS. */
 		d_step {
 			s = cslab;
 			if

@@ -10,14 +10,15 @@
 //	                    with LOCK CMPXCHG16B, goroutine migration between any
 //	                    two steps, a trace hook's no-lock calls, and the per-P
 //	                    lock holder publishing a freelist while the slab
-//	                    pointer is nil (alloc/cpuslab.go, alloc/nolock.go)
+//	                    pointer is nil (alloc/cpuslab_locked.go)
 //	cpuslab_pinned.pml  CPUSlab: pinned, unlocked CMPXCHG16B, remote changers
 //	                    excluded by the per-P localLock, on x86-TSO with store
-//	                    buffers (the design of issue 10 item 3)
+//	                    buffers (alloc/cpuslab_pinned.go)
 //	slabfree.pml        __slab_free on (freelist, counters) with the
 //	                    speculative list_lock, against refill's whole-freelist
 //	                    take and deactivate_slab; with and without the
-//	                    double-word CAS (alloc/node.go, alloc/cpuslab.go)
+//	                    double-word CAS (alloc/slab_free.go, alloc/refill.go,
+//	                    alloc/cpuslab.go)
 //	locallock.pml       the Sheaves per-P lock: owner's plain store and load
 //	                    against remote lockers' flag and membarrier, on
 //	                    x86-TSO (alloc/locallock*.go)
@@ -25,10 +26,10 @@
 //	                    whole-list drains, a push from a hook during a drain
 //	                    (alloc/deferred.go)
 //
-// A model of the RCU grace periods (kfree_rcu: no callback runs while a
-// reader that began before it was queued is still inside, readers moving
-// between Ps) belongs here as rcu.pml, with its checks in model_test.go,
-// once that code exists.
+// A model of the RCU grace periods of alloc/rcu.go (kfree_rcu: no callback
+// runs while a reader that began before it was queued is still inside,
+// readers moving between Ps) belongs here as rcu.pml, with its checks in
+// model_test.go; it is not written yet.
 //
 // Each model states its properties (assertions: no object handed out twice,
 // none lost, counters equal to the freelist, a slab on at most one list,

@@ -36,6 +36,7 @@ var corrupt = []string{
 	"lost or on two lists",
 	"install CAS",
 	"cpu freelist without a cpu slab",
+	"loaded over a non-empty one",
 	"inuse != objects",
 	"pinned, locked CAS failed",
 	"cycle",
@@ -108,7 +109,7 @@ var checks = []check{
 	{name: "deferred/mutant-noreread", model: "deferred.pml", defs: []string{"NOREREAD"}, progress: true,
 		want: []string{"non-progress cycle"}},
 
-	// rcu.pml (the kfree_rcu grace periods) goes here once that code exists.
+	// rcu.pml (the grace periods of alloc/rcu.go) goes here once written.
 }
 
 // witnesses lists, per model configuration, the REACH(n) branches its bound

@@ -3,10 +3,11 @@
  * with the speculative list_lock, racing the whole-freelist takes of the
  * allocation paths and deactivate_slab.
  *
- * Mirrors alloc/node.go: slabFree (__slab_free), takeFreelist,
- * refillObjects, allocFromSlabs; alloc/cpuslab.go: deactivateSlab,
- * putCPUPartial, putPartials, freezeSlab, getPartialNode; alloc/slab.go:
- * cmpxchg (slab_update_freelist) and the counters word.
+ * Mirrors alloc/slab_free.go: slabFree (__slab_free), takeFreelist;
+ * alloc/refill.go: refillObjects, allocFromSlabs; alloc/cpuslab.go:
+ * deactivateSlab, putCPUPartial (lockedPutCPUPartial, pinnedPutCPUPartial),
+ * putPartials, freezeSlab, getPartialNode; alloc/slab.go: cmpxchg
+ * (slab_update_freelist) and the counters word.
  *
  * One slab S of NOBJ = 3 objects on a node whose partial list also holds
  * OTHERS other slabs (0 or 1, chosen at the start unless -DOTHERS fixes
@@ -19,8 +20,10 @@
  *             it got.
  *   CPUSLAB   the old design: S is a frozen cpu slab whose cpu freelist
  *             (object 3, or nothing while F(3) holds 3) A holds; A
- *             deactivates it. A free that finds S full
- *             puts it on the cpu partial list (put_cpu_partial); C then
+ *             deactivates it. A free that finds S full puts it on the
+ *             cpu partial list (put_cpu_partial), even when it empties
+ *             it, or, as CPUSlab does while a remote locker holds the P,
+ *             on the node partial list; C then
  *             drains that list to the node (__put_partials) or takes S back
  *             as a cpu slab (freeze, hand out one object, deactivate), or C
  *             takes S from the node partial list (get_partial_node).
@@ -175,12 +178,17 @@ inline free_slab() {
 	}
 }
 
-/* putCPUPartial: the slab goes on this P's cpu partial list. */
+/* putCPUPartial: the slab goes on this P's cpu partial list; in CPUSlab,
+ * while a remote locker holds the P, on the node partial list instead
+ * (pinnedPutCPUPartial). */
 inline put_cpu_partial() {
-	d_step {
-		CHECK(!onpartial && !oncpupartial && !freed, "violated: a slab on two lists, or freed on one\n");
-		oncpupartial = 1
-	}
+	if
+	:: d_step {
+			CHECK(!onpartial && !oncpupartial && !freed, "violated: a slab on two lists, or freed on one\n");
+			oncpupartial = 1
+		}
+	:: lock(); add_partial(); unlock()
+	fi
 }
 
 /* slabFree (__slab_free): give back the chain head..tail of cnt objects. */
@@ -189,7 +197,7 @@ inline slab_free(head, tail, cnt) {
 	read_pair();
 	wasfull = (ofl == 0 && !ofr);
 	emptied = (oin - cnt == 0);
-	tocpu = wasfull && !emptied && CPUPARTIAL;
+	tocpu = wasfull && CPUPARTIAL;
 	locked = (!LOCKLESS || (!ofr && !tocpu && (wasfull || emptied)));
 #endif
 	do
@@ -198,7 +206,7 @@ inline slab_free(head, tail, cnt) {
 #ifndef STALELOCK
 		wasfull = (ofl == 0 && !ofr);
 		emptied = (oin - cnt == 0);
-		tocpu = wasfull && !emptied && CPUPARTIAL;
+		tocpu = wasfull && CPUPARTIAL;
 		locked = (!LOCKLESS || (!ofr && !tocpu && (wasfull || emptied)));
 #endif
 		if
