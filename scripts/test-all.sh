@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-all.sh runs the test matrix of DESIGN.md section 7: formatting, vet for
 # amd64 and arm64, the tests natively, with the race detector, with the
-# double-word CAS forced off, under qemu-aarch64 with and without the LSE
+# double-word CAS forced off, the spin models of the lock-free protocols
+# (alloc/model, bounded), under qemu-aarch64 with and without the LSE
 # atomics, with -tags purego and for GOARCH=386, go.mod tidiness, the oldest
 # Go that go.mod names, vet for Windows and the tests under Wine, the Arrow
 # programs of arrowtest/, and every benchmark once. It also checks that go
@@ -18,6 +19,8 @@
 #   PKGS          packages for every step (default ./...)
 #   QEMU_PKGS     packages for the qemu steps (default: those of ./asm ./cpuid
 #                 ./alloc that exist and that PKGS includes)
+#   MODELS        the model step: bounded (default), full (minutes; see
+#                 scripts/models.sh) or off
 #   TEST_TIMEOUT  go test -timeout for each step (default 20m)
 #   GOFLAGS       passed through to every go command (e.g. -count=1), but
 #                 the cache check
@@ -31,7 +34,12 @@ cd "$(dirname "$0")/.."
 
 PKGS=${PKGS:-./...}
 TEST_TIMEOUT=${TEST_TIMEOUT:-20m}
+MODELS=${MODELS:-bounded}
 read -r -a pkgs <<<"$PKGS"
+
+# The models do not depend on the build (race, tags, GOARCH): they run once,
+# in their own step, and the other steps skip them.
+export GOSLUB_MODELS=off
 
 # The qemu steps run the packages with assembly or CPU dispatch: those of
 # ./asm ./cpuid ./alloc that exist and, when PKGS names packages, that PKGS
@@ -140,6 +148,17 @@ env_in_cache_key() {
 	echo "cached when run twice alike, run again with GOSLUB_NODCAS=1: $(grep -c '^ok' <<<"$out") packages"
 }
 
+# find_spin prints the path of spin, installing the Debian package spin
+# with apt-get when it is missing and this is root on a Debian-like system.
+find_spin() {
+	if ! command -v spin >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+		echo "installing spin with apt-get" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spin >&2
+	fi
+	command -v spin
+}
+
 # can_run_386 reports whether this kernel runs 386 binaries (it needs IA32
 # emulation, which some virtual machines leave out).
 can_run_386() {
@@ -165,6 +184,18 @@ step "go test -race" go test -race -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
 step "go test, double-word CAS forced off" \
 	env GOSLUB_NODCAS=1 GOSLUB_TEST_WANT_DCAS=none go test -timeout "$TEST_TIMEOUT" "${pkgs[@]}"
 step "go test keys its cache on GOSLUB_NODCAS" env_in_cache_key
+
+if [[ $MODELS == off ]]; then
+	note "spin models" "MODELS=off"
+elif [[ $PKGS != ./... && " $PKGS " != *" ./alloc/model "* ]]; then
+	note "spin models" "PKGS leaves out ./alloc/model"
+elif find_spin >/dev/null; then
+	# -count=1: the test cache does not see spin or the C compiler.
+	step "spin models ($MODELS)" env GOSLUB_MODELS="$MODELS" \
+		go test -count=1 -timeout "$TEST_TIMEOUT" ./alloc/model
+else
+	step "spin models" sh -c 'echo "spin not found: apt-get install spin" >&2; exit 1'
+fi
 
 if ((${#qemu_pkgs[@]} == 0)); then
 	note "qemu-aarch64" "no packages"
