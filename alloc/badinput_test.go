@@ -158,3 +158,107 @@ func TestDestroyWithLiveObjects(t *testing.T) {
 		mustDestroy(t, c)
 	})
 }
+
+// checkNoDuplicates allocates n objects and fails if one of them is
+// already live (in live) or handed out twice; it returns them.
+func checkNoDuplicates(t *testing.T, c *Cache, live []unsafe.Pointer, n int) []unsafe.Pointer {
+	t.Helper()
+	seen := make(map[unsafe.Pointer]bool)
+	for _, p := range live {
+		seen[p] = true
+	}
+	var got []unsafe.Pointer
+	for i := 0; i < n; i++ {
+		p := c.Alloc()
+		if p == nil {
+			t.Fatalf("Alloc %d: nil", i)
+		}
+		if seen[p] {
+			t.Fatalf("Alloc %d handed out %#x, which is live", i, uintptr(p))
+		}
+		seen[p] = true
+		got = append(got, p)
+	}
+	return got
+}
+
+// FreeNoLock of an object twice while every lock it could take is busy
+// (and, in the cpu slab designs, whenever the object is not of the cpu
+// slab): both frees go to the deferred list, and the second must be caught
+// there (it would link the object to itself) rather than make later
+// allocations hand out live objects again.
+func TestDoubleFreeNoLockDeferred(t *testing.T) {
+	withProcs(t, 1)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		for _, busy := range []bool{true, false} {
+			if !busy && !slices.Contains(cpuSlabDesigns, cfg.Design) {
+				continue
+			}
+			doubleFreeNoLockDeferred(t, cfg, busy)
+		}
+	})
+}
+
+func doubleFreeNoLockDeferred(t *testing.T, cfg Config, busy bool) {
+	c := mustCache(t, "deferred-twice", 64, cfg)
+	objs := allocN(t, c, 2*c.objsPerSlab) // the first slab is full and no cpu slab
+	p := objs[0]
+	var msg string
+	func() {
+		if busy {
+			release := c.quiesce(false) // every per-P lock and list_lock busy
+			defer release()
+		}
+		c.FreeNoLock(p)
+		if n := c.deferred.n.Load(); n != 1 {
+			t.Fatalf("FreeNoLock with every lock busy: %d deferred", n)
+		}
+		msg = mustPanic(t, func() { c.FreeNoLock(p) })
+		if n := c.deferred.n.Load(); n != 1 {
+			t.Errorf("the rejected FreeNoLock left %d deferred", n)
+		}
+	}()
+	wantContains(t, msg, "deferred-twice", hexAddr(p), "FreeNoLock", "double free")
+	mustValidate(t, c)
+	live := objs[1:]
+	live = append(live, checkNoDuplicates(t, c, live, 300)...)
+	freeAll(c, live)
+	mustFinish(t, c)
+}
+
+// Free of an object twice while its P's lock is held by a remote locker
+// (Shrink, Validate): both go past the per-P layer to the object's slab,
+// and the second must be caught at the head of the slab's freelist.
+// (CPUSlabLocked's frees wait for its per-P mutex instead.)
+func TestDoubleFreePastBusyP(t *testing.T) {
+	withProcs(t, 1)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		if cfg.Design == CPUSlabLocked {
+			t.Skip("frees wait for the per-P mutex")
+		}
+		c := mustCache(t, "past-the-p", 64, cfg)
+		objs := allocN(t, c, 2*c.objsPerSlab)
+		var msgs []string
+		func() {
+			c.flushMu.Lock()
+			defer c.flushMu.Unlock()
+			unlock := c.pp.lock(c, false) // the P's lock, as a flush holds it
+			defer unlock()
+			for _, free := range []func(unsafe.Pointer){c.Free, c.FreeNoLock} {
+				q := objs[len(msgs)]
+				free(q)
+				msgs = append(msgs, mustPanic(t, func() { free(q) }))
+			}
+		}()
+		for i, msg := range msgs {
+			wantContains(t, msg, "past-the-p", hexAddr(objs[i]), "double free")
+		}
+		wantContains(t, msgs[0], "Free(")
+		wantContains(t, msgs[1], "FreeNoLock(")
+		mustValidate(t, c)
+		live := objs[2:]
+		live = append(live, checkNoDuplicates(t, c, live, 300)...)
+		freeAll(c, live)
+		mustFinish(t, c)
+	})
+}

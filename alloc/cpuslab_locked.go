@@ -131,10 +131,7 @@ func (cpuSlabLockedPercpu) free(c *Cache, s *slab, a uintptr) {
 	case pushDouble:
 		c.doubleFree("Free", a)
 	}
-	if s.freelist() == a {
-		c.doubleFree("Free", a)
-	}
-	c.freeToSlab(s, a, false)
+	c.freeToSlab(s, a, "Free", false)
 }
 
 // lockedAllocSlow is ___slab_alloc under the per-P lock: the cpu freelist,

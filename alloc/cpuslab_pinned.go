@@ -322,10 +322,7 @@ func (c *Cache) cpuFreeOne(s *slab, a uintptr, op string) {
 		}
 	}
 	cpuUnlock(cc)
-	if s.freelist() == a {
-		c.doubleFree(op, a)
-	}
-	c.freeToSlab(s, a, false)
+	c.freeToSlab(s, a, op, false)
 }
 
 // allocNoLock is kmalloc_nolock on the pinned cpu slab. Nothing of this

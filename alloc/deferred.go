@@ -14,11 +14,18 @@ type deferredList struct {
 
 // deferFreelist pushes the chain head..tail of cnt objects. The count goes
 // up before the push, so a drain that takes them at once never makes it
-// negative.
-func (c *Cache) deferFreelist(head, tail uintptr, cnt int) {
+// negative. A chain that starts or ends with the object at the head of the
+// list would link that object to itself: it is a double free (the
+// kernel's BUG_ON(object == fp) on a hardened free pointer), and panics,
+// naming op, before anything changes.
+func (c *Cache) deferFreelist(head, tail uintptr, cnt int, op string) {
 	c.deferred.n.Add(int64(cnt))
 	for {
 		old := c.deferred.head.Load()
+		if old != 0 && (old == head || old == tail) {
+			c.deferred.n.Add(-int64(cnt))
+			c.doubleFree(op, old)
+		}
 		c.setFP(tail, old)
 		if c.deferred.head.CompareAndSwap(old, head) {
 			return

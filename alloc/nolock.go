@@ -33,6 +33,6 @@ func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
 	if c.pp.freeNoLock(c, s, a) {
 		return
 	}
-	c.deferFreelist(a, a, 1)
+	c.deferFreelist(a, a, 1, "FreeNoLock")
 	c.stat(NoLockFreeDeferred)
 }

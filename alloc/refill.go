@@ -56,7 +56,7 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 			// More than we could take (frees raced in): give the rest back.
 			tail, cnt := c.chainEnd(s, fl)
 			if !c.slabFree(s, fl, tail, cnt, noblock) {
-				c.deferFreelist(fl, tail, cnt)
+				c.deferFreelist(fl, tail, cnt, "a refill")
 			}
 		}
 	}
@@ -132,7 +132,11 @@ type slabBacking struct{}
 func (slabBacking) allocOne(c *Cache, noblock bool) uintptr { return c.allocFromSlabs(noblock) }
 
 func (slabBacking) freeOne(c *Cache, s *slab, a uintptr, noblock bool) bool {
-	return c.freeToSlab(s, a, noblock)
+	op := "Free"
+	if noblock {
+		op = "FreeNoLock" // the no-lock paths are FreeNoLock's
+	}
+	return c.freeToSlab(s, a, op, noblock)
 }
 
 func (slabBacking) refill(c *Cache, dst []uintptr, min int, noblock bool) int {

@@ -78,8 +78,13 @@ func (c *Cache) slabFree(s *slab, head, tail uintptr, cnt int, noblock bool) boo
 	return true
 }
 
-// freeToSlab frees one object to its slab (FREE_SLOWPATH).
-func (c *Cache) freeToSlab(s *slab, a uintptr, noblock bool) bool {
+// freeToSlab frees one object, which the caller op (Free or FreeNoLock)
+// was given, to its slab (FREE_SLOWPATH). An object already at the head of
+// the slab's freelist is a double free: it panics before anything changes.
+func (c *Cache) freeToSlab(s *slab, a uintptr, op string, noblock bool) bool {
+	if s.freelist() == a {
+		c.doubleFree(op, a)
+	}
 	if !c.slabFree(s, a, a, 1, noblock) {
 		return false
 	}
