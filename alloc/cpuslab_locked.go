@@ -19,6 +19,9 @@ import (
 // cpu slab, it publishes a new freelist while the slab pointer is nil and
 // only then sets the slab, and clears the slab before detaching the
 // freelist. The shared parts are in cpuslab.go, the walks in doc.go.
+// Model: alloc/model/cpuslab_locked.pml (lockedAlloc, lockedPush,
+// lockedAllocSlow, lockedPop, lockedDetach, lockedInstallChain, lockedLoad,
+// the no-lock calls, and detachCPU's slab-then-freelist order).
 
 // thisCPU returns the kmemCacheCPU of the P the goroutine runs on now (it may
 // run elsewhere by the time it uses it: that is allowed, see above).

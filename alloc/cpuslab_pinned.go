@@ -15,12 +15,18 @@ import "github.com/goslub/slub/asm"
 // and its step stay: the kernel's protocol is visible, and a sequence that
 // another change interleaves with (an install after an unpinned refill)
 // re-reads the pair instead of trusting what it saw. The walks are in
-// doc.go; the shared parts in cpuslab.go.
+// doc.go; the shared parts in cpuslab.go. Model:
+// alloc/model/cpuslab_pinned.pml (cpuLock, cpuPop, cpuPush, cpuLoad,
+// pinnedCAS, cpuAllocSlow's three steps, cpuInstall, detachCPUSlab,
+// cpuFreeOne, the remote flush), on x86-TSO with membarrier as an
+// asymmetric fence; pinnedPutCPUPartial is in slabfree.pml.
 
 // cpuLock pins the goroutine and takes its P's cpu slab lock: the prologue
 // of every CPUSlab per-P operation. It returns nil, still pinned, when the P
 // has no kmemCacheCPU yet or a remote locker holds the lock. cpuUnlock ends
-// the section either way.
+// the section either way. A taken lock is never retried while pinned: an
+// owner spinning on it could starve the remote locker's wait for busy == 0
+// (the RETRY mutant of cpuslab_pinned.pml).
 func (c *Cache) cpuLock() (*kmemCacheCPU, uint64) {
 	pid := procPin()
 	if a := c.cpus.Load(); pid < len(a.c) {

@@ -6,7 +6,8 @@ import "sync/atomic"
 // (the kernel's defer_free llist). Pushed lock-free by anyone, drained whole
 // by the next slow-path operation, Shrink, Validate or Destroy. Objects on it
 // are linked through their free pointers and still count as in use on their
-// slabs.
+// slabs. Model: alloc/model/deferred.pml (pushes, a hook's included, against
+// whole-list drains).
 type deferredList struct {
 	head atomic.Uintptr
 	n    atomic.Int64

@@ -470,6 +470,11 @@
 // they looked for (a key or a generation in it). Stats.RCUSlabs counts the
 // slabs waiting.
 //
+// The lock-free protocols (the cpu slab fast paths of both variants,
+// __slab_free against refills and deactivation, the per-P localLock, the
+// deferred list) are model-checked with spin in alloc/model; each model
+// names the code it mirrors, and the code names its model.
+//
 // # Lock order
 //
 //  1. Cache.growMu: growing the per-P arrays when GOMAXPROCS grows; Validate

@@ -5,6 +5,10 @@ import (
 	"sync/atomic"
 )
 
+// Model: alloc/model/locallock.pml (the owner's plain store and load against
+// remote lockers with their flag and membarrier; it fails without the
+// barrier).
+//
 // localLock protects one P's per-P data (its sheaves, or its cpu slab in the
 // old design) the way local_trylock protects a CPU's data in the kernel: the
 // owner, pinned to the P, takes it without an atomic read-modify-write.

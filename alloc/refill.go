@@ -2,6 +2,8 @@ package alloc
 
 // Taking objects from slabs, shared by every design: refill_objects for
 // sheaves and bulk allocation, and ___slab_alloc's single object. See doc.go.
+// Model: alloc/model/slabfree.pml (refillObjects' whole-freelist take and
+// allocFromSlabs against frees).
 
 // refillObjects is the kernel's refill_objects: fill dst with at least min
 // objects (at most len(dst)), first by detaching whole freelists of partial

@@ -2,6 +2,8 @@ package alloc
 
 // Freeing to slabs, shared by every design: __slab_free and the helpers that
 // build and walk the chains it takes. See doc.go for the slab states.
+// Model: alloc/model/slabfree.pml (slabFree with its speculative list_lock,
+// takeFreelist, with and without the double-word CAS).
 
 // slabFree is the kernel's __slab_free: put the cnt objects head..tail (linked
 // through their free pointers) back on slab s. The update is lockless unless
