@@ -31,7 +31,7 @@ type ByteAllocator struct {
 // any other align.
 func (h *Heap) ByteAllocator(align int) *ByteAllocator {
 	if align < 1 || align > pageSize || align&(align-1) != 0 {
-		panic(fmt.Sprintf("slub: kmalloc: ByteAllocator(%d): the alignment must be a power of two from 1 to %d", align, pageSize))
+		panic(fmt.Sprintf("alloc: kmalloc: ByteAllocator(%d): the alignment must be a power of two from 1 to %d", align, pageSize))
 	}
 	return &ByteAllocator{h: h, align: align}
 }
@@ -49,7 +49,7 @@ func (a *ByteAllocator) Align() int { return a.align }
 func (a *ByteAllocator) Allocate(size int) []byte {
 	switch {
 	case size < 0:
-		panic(fmt.Sprintf("slub: kmalloc: ByteAllocator.Allocate(%d): negative size", size))
+		panic(fmt.Sprintf("alloc: kmalloc: ByteAllocator.Allocate(%d): negative size", size))
 	case size == 0:
 		return unsafe.Slice((*byte)(ptr(zeroSize())), 0)
 	}
@@ -73,7 +73,7 @@ func (a *ByteAllocator) Reallocate(size int, b []byte) []byte {
 	p := unsafe.Pointer(unsafe.SliceData(b))
 	switch {
 	case size < 0:
-		panic(fmt.Sprintf("slub: kmalloc: ByteAllocator.Reallocate(%d): negative size", size))
+		panic(fmt.Sprintf("alloc: kmalloc: ByteAllocator.Reallocate(%d): negative size", size))
 	case p == nil || uintptr(p) == zeroSize():
 		return a.Allocate(size)
 	case size == 0:
@@ -110,9 +110,9 @@ func (a *ByteAllocator) Free(b []byte) {
 func (a *ByteAllocator) outOfMemory(op string, size int, kind error) {
 	l := a.h.limit
 	if kind == ErrMemoryLimit {
-		panic(errorOf(kind, "slub: kmalloc: ByteAllocator.%s(%d): out of memory: the heap's MemoryLimit is %d bytes and %d are in use", op, size, l.max, l.used.Load()))
+		panic(errorOf(kind, "alloc: kmalloc: ByteAllocator.%s(%d): out of memory: the heap's MemoryLimit is %d bytes and %d are in use", op, size, l.max, l.used.Load()))
 	}
-	panic(errorOf(kind, "slub: kmalloc: ByteAllocator.%s(%d): out of memory (the heap holds %d bytes of slab memory)", op, size, l.used.Load()))
+	panic(errorOf(kind, "alloc: kmalloc: ByteAllocator.%s(%d): out of memory (the heap holds %d bytes of slab memory)", op, size, l.used.Load()))
 }
 
 // mallocAligned is Malloc with the object aligned to align, a power of two

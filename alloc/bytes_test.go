@@ -279,7 +279,7 @@ func TestByteAllocatorBadFree(t *testing.T) {
 		goSlice := make([]byte, 64)
 		for name, bad := range map[string][]byte{"a Go slice": goSlice, "an interior slice": b[8:]} {
 			addr := fmt.Sprintf("%#x", uintptr(unsafe.Pointer(unsafe.SliceData(bad))))
-			if msg := mustPanic(t, func() { a.Free(bad) }); !strings.Contains(msg, addr) || !strings.Contains(msg, "slub:") {
+			if msg := mustPanic(t, func() { a.Free(bad) }); !strings.Contains(msg, addr) || !strings.Contains(msg, "alloc:") {
 				t.Errorf("Free of %s: panic %q does not name %s", name, msg, addr)
 			}
 			if msg := mustPanic(t, func() { a.Reallocate(512, bad) }); !strings.Contains(msg, addr) {

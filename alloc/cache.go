@@ -113,7 +113,7 @@ type Cache struct {
 // NewCache creates a cache of objects of size bytes.
 func NewCache(name string, size int, cfg Config) (*Cache, error) {
 	if name == "" {
-		return nil, errors.New("slub: NewCache: empty cache name")
+		return nil, errors.New("alloc: NewCache: empty cache name")
 	}
 	c, err := newCache(name, size, cfg, nil, &memLimit{max: cfg.MemoryLimit})
 	if err != nil {
@@ -126,25 +126,25 @@ func NewCache(name string, size int, cfg Config) (*Cache, error) {
 func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cache, error) {
 	switch {
 	case size <= 0:
-		return nil, fmt.Errorf("slub: NewCache %s: object size %d must be positive", name, size)
+		return nil, fmt.Errorf("alloc: NewCache %s: object size %d must be positive", name, size)
 	case size > MaxObjectSize:
-		return nil, fmt.Errorf("slub: NewCache %s: object size %d is larger than %d", name, size, MaxObjectSize)
+		return nil, fmt.Errorf("alloc: NewCache %s: object size %d is larger than %d", name, size, MaxObjectSize)
 	case cfg.Align < 0 || cfg.Align&(cfg.Align-1) != 0:
-		return nil, fmt.Errorf("slub: NewCache %s: alignment %d is not a power of two", name, cfg.Align)
+		return nil, fmt.Errorf("alloc: NewCache %s: alignment %d is not a power of two", name, cfg.Align)
 	case cfg.Align > pageSize:
-		return nil, fmt.Errorf("slub: NewCache %s: alignment %d is larger than a page", name, cfg.Align)
+		return nil, fmt.Errorf("alloc: NewCache %s: alignment %d is larger than a page", name, cfg.Align)
 	case cfg.SheafCapacity < 0 || cfg.SheafCapacity > 1<<16:
-		return nil, fmt.Errorf("slub: NewCache %s: sheaf capacity %d out of range 0..%d", name, cfg.SheafCapacity, 1<<16)
+		return nil, fmt.Errorf("alloc: NewCache %s: sheaf capacity %d out of range 0..%d", name, cfg.SheafCapacity, 1<<16)
 	case cfg.MemoryLimit < 0:
-		return nil, fmt.Errorf("slub: NewCache %s: negative memory limit", name)
+		return nil, fmt.Errorf("alloc: NewCache %s: negative memory limit", name)
 	case cfg.MaxCachedObjects < 0:
-		return nil, fmt.Errorf("slub: NewCache %s: negative MaxCachedObjects", name)
+		return nil, fmt.Errorf("alloc: NewCache %s: negative MaxCachedObjects", name)
 	case cfg.Design < 0 || cfg.Design >= numDesigns:
-		return nil, fmt.Errorf("slub: NewCache %s: unknown design %d", name, int(cfg.Design))
+		return nil, fmt.Errorf("alloc: NewCache %s: unknown design %d", name, int(cfg.Design))
 	}
 	debug := cfg.Debug | debugFromEnv(name)
 	if debug&^debugKnownFlags != 0 {
-		return nil, fmt.Errorf("slub: NewCache %s: unknown debug flags %#x", name, uint32(debug&^debugKnownFlags))
+		return nil, fmt.Errorf("alloc: NewCache %s: unknown debug flags %#x", name, uint32(debug&^debugKnownFlags))
 	}
 	c := &Cache{
 		name:       name,
@@ -173,7 +173,7 @@ func newCache(name string, size int, cfg Config, h *Heap, limit *memLimit) (*Cac
 		debug = c.debug
 	}
 	if c.slabPages == 0 {
-		return nil, fmt.Errorf("slub: NewCache %s: object size %d does not fit a slab", name, size)
+		return nil, fmt.Errorf("alloc: NewCache %s: object size %d does not fit a slab", name, size)
 	}
 	c.recip = (1<<recipShift + uint64(c.size) - 1) / uint64(c.size)
 	if !cfg.PlainFreelist {
@@ -313,7 +313,7 @@ func (c *Cache) Heap() *Heap { return c.heap }
 func (c *Cache) checkLive() {
 	c.checkMade()
 	if c.destroyed.Load() {
-		panic(errorOf(ErrDestroyed, "slub: %s: cache used after Destroy", c.name))
+		panic(errorOf(ErrDestroyed, "alloc: %s: cache used after Destroy", c.name))
 	}
 }
 
@@ -325,7 +325,7 @@ func (c *Cache) checkMade() {
 	}
 }
 
-const errCacheNotMade = "slub: a nil or zero Cache: make caches with NewCache, NewTyped or NewHeap"
+const errCacheNotMade = "alloc: a nil or zero Cache: make caches with NewCache, NewTyped or NewHeap"
 
 // Alloc returns a new object, or nil when memory is exhausted or the cache's
 // MemoryLimit is reached. The object's contents are unspecified (what the

@@ -94,7 +94,7 @@ func (c *Cache) growCPUsFor() {
 
 func assertPairAligned(p *asm.Pair) {
 	if !asm.Aligned(p) {
-		panic("slub: (freelist, tid) pair is not 16-byte aligned")
+		panic("alloc: (freelist, tid) pair is not 16-byte aligned")
 	}
 }
 

@@ -254,7 +254,7 @@ func (c *Cache) lockedInstallChain(cc *kmemCacheCPU, step uint64, head uintptr) 
 	}
 	tid := loadTid(cc)
 	if cc.slab.Load() != nil || !c.cpuCAS(cc, 0, tid, uint64(head), tid+step) {
-		panic("slub: " + c.name + ": cpu freelist installed while the cpu slab is on the P")
+		panic("alloc: " + c.name + ": cpu freelist installed while the cpu slab is on the P")
 	}
 }
 

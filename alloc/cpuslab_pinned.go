@@ -92,7 +92,7 @@ func (c *Cache) cpuPush(cc *kmemCacheCPU, step uint64, head, tail uintptr) bool 
 func (c *Cache) cpuLoad(cc *kmemCacheCPU, step uint64, s *slab, fl uintptr) uintptr {
 	tid := cc.pair().Hi
 	if !c.cpuCAS(cc, 0, tid, uint64(c.getFP(fl)), tid+step) {
-		panic("slub: " + c.name + ": cpu freelist loaded over a non-empty one")
+		panic("alloc: " + c.name + ": cpu freelist loaded over a non-empty one")
 	}
 	if cc.slab.Load() != s {
 		cc.slab.Store(s)
@@ -284,7 +284,7 @@ func (c *Cache) detachCPUSlab(cc *kmemCacheCPU, step uint64) (*slab, uintptr, bo
 	tid := pair.Hi
 	fl := uintptr(pair.Lo)
 	if !c.cpuCAS(cc, uint64(fl), tid, 0, tid+step) {
-		panic("slub: " + c.name + ": cpu freelist changed under the per-P lock")
+		panic("alloc: " + c.name + ": cpu freelist changed under the per-P lock")
 	}
 	return s, fl, true
 }
@@ -406,7 +406,7 @@ func (c *Cache) cpuAllocBulk(dst []uintptr) int {
 			}
 			if n > 0 {
 				if !c.cpuCAS(cc, pair.Lo, tid, uint64(fl), tid+step) {
-					panic("slub: " + c.name + ": cpu freelist changed under the per-P lock")
+					panic("alloc: " + c.name + ": cpu freelist changed under the per-P lock")
 				}
 				pstatAdd(&cc.stat[AllocFastpath], n)
 			}

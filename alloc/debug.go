@@ -108,7 +108,7 @@ func ParseDebug(s string) (DebugFlags, error) {
 		}
 		i := strings.IndexRune(debugLetters, unicode.ToUpper(r))
 		if i < 0 {
-			return 0, fmt.Errorf("slub: unknown slab_debug letter %q in %q", r, s)
+			return 0, fmt.Errorf("alloc: unknown slab_debug letter %q in %q", r, s)
 		}
 		f |= 1 << i
 	}
@@ -175,7 +175,7 @@ func ParseDebugSpec(s string) (*DebugSpec, error) {
 			}
 		}
 		if len(b.names) == 0 {
-			return nil, fmt.Errorf("slub: slab_debug block %q names no cache", block)
+			return nil, fmt.Errorf("alloc: slab_debug block %q names no cache", block)
 		}
 		spec.blocks = append(spec.blocks, b)
 	}

@@ -77,7 +77,7 @@ func (c *Cache) debugTake(r *reporter, size int, t track) uintptr {
 		i := c.slotIndex(s, a)
 		c.checkSlot(r, s, a, d.load(i), c.dbg.check)
 		if !c.cmpxchg(s, a, oc, next, oc.withInuse(oc.inuse()+1).next()) {
-			panic("slub: " + c.name + ": debug slab changed under list_lock")
+			panic("alloc: " + c.name + ": debug slab changed under list_lock")
 		}
 		if next == 0 {
 			n.removePartial(s)
@@ -145,7 +145,7 @@ func (c *Cache) rebuildFreelist(rep *Report, s *slab) {
 	}
 	oc := s.counters()
 	if !c.cmpxchg(s, s.freelist(), oc, head, oc.withInuse(oc.objects()-nfree).next()) {
-		panic("slub: " + c.name + ": debug slab changed under list_lock")
+		panic("alloc: " + c.name + ": debug slab changed under list_lock")
 	}
 	n := &c.node
 	switch {
@@ -299,7 +299,7 @@ func (c *Cache) freeDebugLocked(r *reporter, s *slab, a uintptr, t track, from u
 	c.setFP(a, fl)
 	nc := oc.withInuse(oc.inuse() - 1).next()
 	if !c.cmpxchg(s, fl, oc, a, nc) {
-		panic("slub: " + c.name + ": debug slab changed under list_lock")
+		panic("alloc: " + c.name + ": debug slab changed under list_lock")
 	}
 	wasFull := fl == 0
 	if nc.inuse() == 0 && n.nrPartial >= n.minPartial && (s.onPartial || wasFull) {

@@ -22,7 +22,7 @@ func (c *Cache) checkNextFree(s *slab, obj, next uintptr) {
 
 //go:noinline
 func (c *Cache) freelistCorrupt(s *slab, obj, next uintptr) {
-	panic(fmt.Sprintf("slub: %s: freelist corrupt: free object %#x of slab %#x has free pointer %#x, not an object of the slab (written after free?)",
+	panic(fmt.Sprintf("alloc: %s: freelist corrupt: free object %#x of slab %#x has free pointer %#x, not an object of the slab (written after free?)",
 		c.name, obj, s.start, next))
 }
 
@@ -31,6 +31,6 @@ func (c *Cache) freelistCorrupt(s *slab, obj, next uintptr) {
 //
 //go:noinline
 func (c *Cache) freelistCycle(s *slab) {
-	panic(fmt.Sprintf("slub: %s: freelist corrupt: the freelist of slab %#x is longer than its %d objects (a cycle; written after free?)",
+	panic(fmt.Sprintf("alloc: %s: freelist corrupt: the freelist of slab %#x is longer than its %d objects (a cycle; written after free?)",
 		c.name, s.start, c.objsPerSlab))
 }

@@ -51,7 +51,7 @@ func ParseDesign(s string) (Design, error) {
 			return Design(d), nil
 		}
 	}
-	return 0, fmt.Errorf("slub: unknown design %q (want %s)", s, strings.Join(designNames[:], ", "))
+	return 0, fmt.Errorf("alloc: unknown design %q (want %s)", s, strings.Join(designNames[:], ", "))
 }
 
 // percpu is a design's per-P layer, all that the code shared by the

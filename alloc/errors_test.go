@@ -17,7 +17,7 @@ func TestErrLeak(t *testing.T) {
 		if !errors.Is(err, ErrLeak) {
 			t.Fatalf("Destroy = %v, want an error that is ErrLeak", err)
 		}
-		want := fmt.Sprintf("slub: leaky: Destroy: 1 objects still allocated: %#x", uintptr(p))
+		want := fmt.Sprintf("alloc: leaky: Destroy: 1 objects still allocated: %#x", uintptr(p))
 		if err.Error() != want {
 			t.Errorf("Destroy error %q, want %q", err, want)
 		}
@@ -70,7 +70,7 @@ func TestErrDestroyed(t *testing.T) {
 				t.Errorf("%s after Destroy panicked with %v (%T), want an error that is ErrDestroyed", name, v, v)
 				continue
 			}
-			if want := "slub: gone: cache used after Destroy"; err.Error() != want {
+			if want := "alloc: gone: cache used after Destroy"; err.Error() != want {
 				t.Errorf("%s: panic %q, want %q", name, err, want)
 			}
 		}
@@ -95,7 +95,7 @@ func TestErrMemoryLimit(t *testing.T) {
 		if errors.Is(err, ErrOutOfMemory) {
 			t.Errorf("%v is also ErrOutOfMemory", err)
 		}
-		if !strings.Contains(err.Error(), "slub: limited: cannot prefill a sheaf with") {
+		if !strings.Contains(err.Error(), "alloc: limited: cannot prefill a sheaf with") {
 			t.Errorf("error %q lost its message", err)
 		}
 		p := c.Alloc()

@@ -65,18 +65,18 @@ func failSlabFromEnv() {
 func ParseFailSlab(s string) (FaultAttr, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 4 {
-		return FaultAttr{}, fmt.Errorf("slub: failslab %q: want interval,probability,space,times", s)
+		return FaultAttr{}, fmt.Errorf("alloc: failslab %q: want interval,probability,space,times", s)
 	}
 	var v [4]int
 	for i, p := range parts {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil {
-			return FaultAttr{}, fmt.Errorf("slub: failslab %q: %v", s, err)
+			return FaultAttr{}, fmt.Errorf("alloc: failslab %q: %v", s, err)
 		}
 		v[i] = n
 	}
 	if v[2] != 0 {
-		return FaultAttr{}, fmt.Errorf("slub: failslab %q: space %d is not supported; use 0", s, v[2])
+		return FaultAttr{}, fmt.Errorf("alloc: failslab %q: space %d is not supported; use 0", s, v[2])
 	}
 	a := FaultAttr{Interval: v[0], Probability: v[1], Times: v[3]}
 	return a, a.check()
@@ -85,11 +85,11 @@ func ParseFailSlab(s string) (FaultAttr, error) {
 func (a FaultAttr) check() error {
 	switch {
 	case a.Probability < 0 || a.Probability > 100:
-		return fmt.Errorf("slub: failslab: probability %d is not a percentage", a.Probability)
+		return fmt.Errorf("alloc: failslab: probability %d is not a percentage", a.Probability)
 	case a.Interval < 0:
-		return fmt.Errorf("slub: failslab: negative interval %d", a.Interval)
+		return fmt.Errorf("alloc: failslab: negative interval %d", a.Interval)
 	case a.Times < -1:
-		return fmt.Errorf("slub: failslab: times %d (use -1 for no limit)", a.Times)
+		return fmt.Errorf("alloc: failslab: times %d (use -1 for no limit)", a.Times)
 	}
 	return nil
 }

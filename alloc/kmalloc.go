@@ -67,10 +67,10 @@ func kmallocName(size int) string {
 // allocations together; cfg.Ctor and cfg.SheafCapacity do not apply.
 func NewHeap(cfg Config) (*Heap, error) {
 	if cfg.Ctor != nil {
-		return nil, errors.New("slub: NewHeap: a heap cannot have a constructor")
+		return nil, errors.New("alloc: NewHeap: a heap cannot have a constructor")
 	}
 	if cfg.TypesafeByRCU {
-		return nil, errors.New("slub: NewHeap: a heap cannot be TypesafeByRCU (as kmalloc caches are not); make a Cache")
+		return nil, errors.New("alloc: NewHeap: a heap cannot be TypesafeByRCU (as kmalloc caches are not); make a Cache")
 	}
 	h := &Heap{limit: &memLimit{max: cfg.MemoryLimit}, design: cfg.Design, large: make(map[uintptr]*slab)}
 	for i, size := range kmallocSizes {
@@ -101,7 +101,7 @@ func (h *Heap) Caches() []*Cache {
 // Heap{}).
 func (h *Heap) checkMade() {
 	if h == nil || h.limit == nil {
-		panic("slub: a nil or zero Heap: make one with NewHeap, or use DefaultHeap")
+		panic("alloc: a nil or zero Heap: make one with NewHeap, or use DefaultHeap")
 	}
 }
 
@@ -110,7 +110,7 @@ func (h *Heap) checkMade() {
 func (h *Heap) checkLive() {
 	h.checkMade()
 	if h.destroyed.Load() {
-		panic("slub: kmalloc: heap used after Destroy")
+		panic("alloc: kmalloc: heap used after Destroy")
 	}
 }
 
@@ -213,11 +213,11 @@ func (h *Heap) owner(op string, a uintptr) *slab {
 	s := lookupSlab(a)
 	switch {
 	case s == nil:
-		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): not allocated by this allocator", op, a))
+		panic(fmt.Sprintf("alloc: kmalloc: %s(%#x): not allocated by this allocator", op, a))
 	case s.cache == nil && s.heap != h, s.cache != nil && s.cache.heap != h:
-		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): allocated by another heap or cache", op, a))
+		panic(fmt.Sprintf("alloc: kmalloc: %s(%#x): allocated by another heap or cache", op, a))
 	case s.cache == nil && a != s.base:
-		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): points inside a large allocation at %#x", op, a, s.base))
+		panic(fmt.Sprintf("alloc: kmalloc: %s(%#x): points inside a large allocation at %#x", op, a, s.base))
 	}
 	return s
 }
@@ -226,7 +226,7 @@ func (h *Heap) freeLarge(s *slab) {
 	h.largeMu.Lock()
 	if h.large[s.base] != s {
 		h.largeMu.Unlock()
-		panic(fmt.Sprintf("slub: kmalloc: Free(%#x): double free of a large allocation", s.base))
+		panic(fmt.Sprintf("alloc: kmalloc: Free(%#x): double free of a large allocation", s.base))
 	}
 	delete(h.large, s.base)
 	h.largeMu.Unlock()
@@ -362,7 +362,7 @@ func (h *Heap) FreeNoLock(p unsafe.Pointer) {
 	}
 	s := h.owner("FreeNoLock", a)
 	if s.cache == nil {
-		panic(fmt.Sprintf("slub: kmalloc: FreeNoLock(%#x): a large allocation, which MallocNoLock never returns", a))
+		panic(fmt.Sprintf("alloc: kmalloc: FreeNoLock(%#x): a large allocation, which MallocNoLock never returns", a))
 	}
 	s.cache.FreeNoLock(p)
 }
@@ -403,7 +403,7 @@ func (h *Heap) Destroy() error {
 	}
 	h.largeMu.Lock()
 	for a, s := range h.large {
-		msgs = append(msgs, fmt.Sprintf("slub: kmalloc: Destroy: large allocation of %d bytes at %#x still allocated", s.large, a))
+		msgs = append(msgs, fmt.Sprintf("alloc: kmalloc: Destroy: large allocation of %d bytes at %#x still allocated", s.large, a))
 	}
 	h.largeMu.Unlock()
 	if len(msgs) == 0 {

@@ -157,7 +157,7 @@ func (c *Cache) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("slub: %s: validate: %s", c.name, strings.Join(errs, "; "))
+	return fmt.Errorf("alloc: %s: validate: %s", c.name, strings.Join(errs, "; "))
 }
 
 // validation collects what Validate finds, and what the per-P layers need
@@ -332,7 +332,7 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) Destroy() error {
 	c.checkLive()
 	if c.heap != nil {
-		return fmt.Errorf("slub: %s: Destroy: the cache belongs to a heap; destroy the heap", c.name)
+		return fmt.Errorf("alloc: %s: Destroy: the cache belongs to a heap; destroy the heap", c.name)
 	}
 	return c.destroy(true)
 }
@@ -343,7 +343,7 @@ func (c *Cache) Destroy() error {
 // objects.
 func (c *Cache) destroy(free bool) error {
 	if err := c.rcuBarrier(); err != nil {
-		return fmt.Errorf("slub: %s: Destroy: %w", c.name, err)
+		return fmt.Errorf("alloc: %s: Destroy: %w", c.name, err)
 	}
 	c.flushAll()
 	n := &c.node
@@ -373,7 +373,7 @@ func (c *Cache) destroy(free bool) error {
 			c.reportLeaks(leaked, total)
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, "slub: %s: Destroy: %d objects still allocated:", c.name, total)
+		fmt.Fprintf(&b, "alloc: %s: Destroy: %d objects still allocated:", c.name, total)
 		for _, o := range leaked {
 			fmt.Fprintf(&b, " %#x", o)
 		}

@@ -27,6 +27,6 @@ func asymmetricFence() {
 	}
 	_, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdPrivateExpedited, 0, 0)
 	if errno != 0 {
-		panic("slub: membarrier failed after registration: " + errno.Error())
+		panic("alloc: membarrier failed after registration: " + errno.Error())
 	}
 }

@@ -14,5 +14,5 @@ func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
 //
 //go:noinline
 func (c *Cache) doubleFree(op string, a uintptr) {
-	panic(fmt.Sprintf("slub: %s: %s(%#x): double free (object is already free)", c.name, op, a))
+	panic(fmt.Sprintf("alloc: %s: %s(%#x): double free (object is already free)", c.name, op, a))
 }

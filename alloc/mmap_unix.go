@@ -37,7 +37,7 @@ func sysRelease(a, n uintptr) {
 func sysGuard() uintptr {
 	p, err := unix.MmapPtr(-1, 0, nil, pageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANON)
 	if err != nil {
-		panic("slub: cannot map the zero-size guard page: " + err.Error())
+		panic("alloc: cannot map the zero-size guard page: " + err.Error())
 	}
 	return uintptr(p)
 }

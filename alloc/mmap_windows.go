@@ -62,7 +62,7 @@ func sysRelease(a, n uintptr) {
 func sysGuard() uintptr {
 	a, err := windows.VirtualAlloc(0, pageSize, windows.MEM_RESERVE, windows.PAGE_NOACCESS)
 	if err != nil {
-		panic(fmt.Sprintf("slub: cannot reserve the zero-size guard page: %v", err))
+		panic(fmt.Sprintf("alloc: cannot reserve the zero-size guard page: %v", err))
 	}
 	return a
 }

@@ -329,7 +329,7 @@ func (h *pageHeap) grow(n int) (*chunk, error) {
 // register adds a mapping of size bytes at base as a chunk. h.mu is held.
 func (h *pageHeap) register(base, size uintptr) *chunk {
 	if uint64(base)>>addrBits != 0 || uint64(base+size-1)>>addrBits != 0 {
-		panic("slub: the OS mapped memory above the supported address range")
+		panic("alloc: the OS mapped memory above the supported address range")
 	}
 	np := int(size / pageSize)
 	words := (np + 63) / 64

@@ -13,7 +13,7 @@ import "fmt"
 func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 	c.checkLive()
 	if n < 0 {
-		return nil, fmt.Errorf("slub: %s: PrefillSheaf(%d): negative count", c.name, n)
+		return nil, fmt.Errorf("alloc: %s: PrefillSheaf(%d): negative count", c.name, n)
 	}
 	if c.sheafCapacity == 0 || n > c.sheafCapacity {
 		sh := &Sheaf{sheafObjs: sheafObjs{objs: make([]uintptr, max(n, c.sheafCapacity))}, cache: c, oversize: true}
@@ -72,7 +72,7 @@ func (c *Cache) fillSheaf(sh *Sheaf, n int) error {
 		c.refillSheaf(&sh.sheafObjs, false)
 	}
 	if sh.size < n {
-		return errorOf(c.noMemory(), "slub: %s: cannot prefill a sheaf with %d objects: out of memory", c.name, n)
+		return errorOf(c.noMemory(), "alloc: %s: cannot prefill a sheaf with %d objects: out of memory", c.name, n)
 	}
 	return nil
 }
@@ -96,10 +96,10 @@ func (c *Cache) allocBulkFresh(dst []uintptr) int {
 func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 	c.checkLive()
 	if sh == nil || sh.cache != c {
-		return fmt.Errorf("slub: %s: RefillSheaf: sheaf of another cache", c.name)
+		return fmt.Errorf("alloc: %s: RefillSheaf: sheaf of another cache", c.name)
 	}
 	if n < 0 {
-		return fmt.Errorf("slub: %s: RefillSheaf(%d): negative count", c.name, n)
+		return fmt.Errorf("alloc: %s: RefillSheaf(%d): negative count", c.name, n)
 	}
 	if n > len(sh.objs) {
 		objs := make([]uintptr, n)
@@ -122,9 +122,9 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 	}
 	switch {
 	case sh.cache == nil:
-		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a zero Sheaf: sheaves come from PrefillSheaf", c.name))
+		panic(fmt.Sprintf("alloc: %s: ReturnSheaf of a zero Sheaf: sheaves come from PrefillSheaf", c.name))
 	case sh.cache != c:
-		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
+		panic(fmt.Sprintf("alloc: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
 	}
 	if sh.oversize {
 		c.freeBulk(sh.objs[:sh.size])

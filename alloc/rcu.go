@@ -150,9 +150,9 @@ func (r *RCU) ReadUnlock(t RCUToken) {
 //go:noinline
 func (r *RCU) badToken(t RCUToken) {
 	if t.v == 0 {
-		panic(fmt.Sprintf("slub: %v: ReadUnlock of a token that ReadLock did not return (the zero RCUToken)", r))
+		panic(fmt.Sprintf("alloc: %v: ReadUnlock of a token that ReadLock did not return (the zero RCUToken)", r))
 	}
-	panic(fmt.Sprintf("slub: %v: ReadUnlock of a token of RCU domain %d", r, t.v>>1))
+	panic(fmt.Sprintf("alloc: %v: ReadUnlock of a token of RCU domain %d", r, t.v>>1))
 }
 
 // Synchronize waits for a grace period: it returns once every read-side
@@ -266,7 +266,7 @@ func (r *RCU) waitDrained(a *rcuArray, i uint32) error {
 				return nil
 			}
 			if int64(l-u) < 0 {
-				return r.setBroken(fmt.Sprintf("slub: %v: %d more ReadUnlock than ReadLock calls on index %d (a token unlocked twice?); the domain has stopped",
+				return r.setBroken(fmt.Sprintf("alloc: %v: %d more ReadUnlock than ReadLock calls on index %d (a token unlocked twice?); the domain has stopped",
 					r, u-l, i))
 			}
 		}

@@ -84,10 +84,10 @@ func (r *RCU) call(h *rcuHead, objs int, fn func(*rcuHead)) { r.queue(h, objs, f
 // it is no deferred free.
 func (r *RCU) queue(h *rcuHead, objs int, fn func(*rcuHead), barrier bool) {
 	if h.fn != nil {
-		panic(fmt.Sprintf("slub: %v: rcu head %p queued twice", r, h))
+		panic(fmt.Sprintf("alloc: %v: rcu head %p queued twice", r, h))
 	}
 	if r.closed.Load() {
-		panic(fmt.Sprintf("slub: %v: deferred free after Close", r))
+		panic(fmt.Sprintf("alloc: %v: deferred free after Close", r))
 	}
 	h.fn, h.objs, h.barrier = fn, objs, barrier
 	if !barrier {
@@ -222,7 +222,7 @@ func (r *RCU) Barrier() {
 		select {
 		case <-b.done:
 		default:
-			panic(fmt.Sprintf("slub: %v: Barrier while the domain was closing", r))
+			panic(fmt.Sprintf("alloc: %v: Barrier while the domain was closing", r))
 		}
 	}
 }
@@ -233,7 +233,7 @@ func (r *RCU) Barrier() {
 // Close does nothing.
 func (r *RCU) Close() {
 	if r.isDefault {
-		panic(fmt.Sprintf("slub: %v cannot be closed", r))
+		panic(fmt.Sprintf("alloc: %v cannot be closed", r))
 	}
 	r.closed.Store(true)
 	r.kick()

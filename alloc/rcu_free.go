@@ -188,12 +188,12 @@ type largeRCU struct {
 func (h *Heap) freeLargeRCU(s *slab) {
 	r := h.caches[0].rcuDomain() // the heap's caches share Config.RCU
 	if r.closed.Load() || r.err() != nil {
-		panic(fmt.Sprintf("slub: kmalloc: FreeRCU(%#x): %v can run no more deferred frees", s.base, r))
+		panic(fmt.Sprintf("alloc: kmalloc: FreeRCU(%#x): %v can run no more deferred frees", s.base, r))
 	}
 	h.largeMu.Lock()
 	if h.large[s.base] != s {
 		h.largeMu.Unlock()
-		panic(fmt.Sprintf("slub: kmalloc: FreeRCU(%#x): double free of a large allocation", s.base))
+		panic(fmt.Sprintf("alloc: kmalloc: FreeRCU(%#x): double free of a large allocation", s.base))
 	}
 	delete(h.large, s.base)
 	h.largeMu.Unlock()

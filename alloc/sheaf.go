@@ -66,7 +66,7 @@ func (s *Sheaf) Capacity() int {
 // checkMade panics for a nil Sheaf or one no cache made (a zero Sheaf{}).
 func (s *Sheaf) checkMade() {
 	if s == nil || s.cache == nil {
-		panic("slub: a nil or zero Sheaf: get sheaves from Cache.PrefillSheaf")
+		panic("alloc: a nil or zero Sheaf: get sheaves from Cache.PrefillSheaf")
 	}
 }
 

@@ -175,7 +175,7 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	}
 	s := c.slabStruct(noblock)
 	if !asm.Aligned(s.pair()) {
-		panic("slub: slab freelist pair is not 16-byte aligned")
+		panic("alloc: slab freelist pair is not 16-byte aligned")
 	}
 	a := pages.allocPages(c.slabPages, c.slabPages, s, noblock)
 	if a == 0 {
@@ -301,7 +301,7 @@ func (c *Cache) freeNewSlabNoLock(s *slab) {
 // badPointer panics for a pointer this cache did not hand out. It runs
 // before anything changes.
 func (c *Cache) badPointer(op string, a uintptr, why string) {
-	panic(fmt.Sprintf("slub: %s: %s(%#x): %s", c.name, op, a, why))
+	panic(fmt.Sprintf("alloc: %s: %s(%#x): %s", c.name, op, a, why))
 }
 
 // checkObject returns the slab of object a, or panics naming the cache and

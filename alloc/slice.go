@@ -28,9 +28,9 @@ func MakeSlice[T any](h *Heap, n int) []T {
 	}
 	switch {
 	case n < 0:
-		panic(fmt.Sprintf("slub: MakeSlice[%T](%d): negative length", zero, n))
+		panic(fmt.Sprintf("alloc: MakeSlice[%T](%d): negative length", zero, n))
 	case size > 0 && n > math.MaxInt/size:
-		panic(fmt.Sprintf("slub: MakeSlice[%T](%d): %d bytes each do not fit in an int", zero, n, size))
+		panic(fmt.Sprintf("alloc: MakeSlice[%T](%d): %d bytes each do not fit in an int", zero, n, size))
 	case n == 0 || size == 0:
 		return unsafe.Slice((*T)(ptr(zeroSize())), n)
 	}
@@ -61,7 +61,7 @@ func checkPointerFree(t reflect.Type) error {
 	}
 	var err error
 	if path, ok := pointerPath(t, t.String()); ok {
-		err = fmt.Errorf("slub: %s holds Go pointers (%s); the garbage collector cannot see them off-heap", t, path)
+		err = fmt.Errorf("alloc: %s holds Go pointers (%s); the garbage collector cannot see them off-heap", t, path)
 	}
 	pointerFree.Store(t, err)
 	return err

@@ -18,7 +18,7 @@ type Typed[T any] struct {
 func NewTyped[T any](name string, cfg Config) (*Typed[T], error) {
 	t := reflect.TypeFor[T]()
 	if path, ok := pointerPath(t, t.String()); ok {
-		return nil, fmt.Errorf("slub: NewTyped %s: %s holds Go pointers (%s); the garbage collector cannot see them off-heap", name, t, path)
+		return nil, fmt.Errorf("alloc: NewTyped %s: %s holds Go pointers (%s); the garbage collector cannot see them off-heap", name, t, path)
 	}
 	var zero T
 	if cfg.Align == 0 {
@@ -82,6 +82,6 @@ func (t *Typed[T]) Cache() *Cache {
 // checkMade panics for a nil Typed or one NewTyped did not make.
 func (t *Typed[T]) checkMade() {
 	if t == nil || t.c == nil {
-		panic(fmt.Sprintf("slub: a nil or zero Typed[%s]: make one with NewTyped", reflect.TypeFor[T]()))
+		panic(fmt.Sprintf("alloc: a nil or zero Typed[%s]: make one with NewTyped", reflect.TypeFor[T]()))
 	}
 }
