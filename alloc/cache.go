@@ -18,7 +18,7 @@ import (
 type Config struct {
 	Design        Design
 	Align         int                      // power of two; 0 means 8
-	SheafCapacity int                      // Sheaves only: minimum sheaf capacity; 0 = automatic
+	SheafCapacity int                      // Sheaves: minimum sheaf capacity (7.0); Hybrid: the capacity (6.18); 0 = automatic
 	Debug         DebugFlags               // slab_debug letters; see DebugFlags
 	MemoryLimit   int64                    // bytes of slab memory this cache (or heap) may map; 0 = none
 	Ctor          func(obj unsafe.Pointer) // optional, runs when a new slab's objects are set up

@@ -128,7 +128,12 @@ func (c *Cache) setDesign(d Design, sheafCapacity, maxCached int) {
 		c.barn.maxFull = maxFullSheaves
 		return
 	case d == Sheaves || d == Hybrid:
+		// 7.0: the capacity asked for is a minimum; 6.18, where sheaves
+		// were opt-in, took it as the capacity (the PS-v5 benchmark's 32).
 		c.sheafCapacity = max(sheafCapacityFor(c.size), sheafCapacity)
+		if d == Hybrid && sheafCapacity > 0 {
+			c.sheafCapacity = sheafCapacity
+		}
 		c.pp, c.backing, c.fast = sheavesPercpu{}, slabBacking{}, fastSheaves
 		if d == Hybrid {
 			c.pp, c.backing = hybridPercpu{}, cpuSlabPercpu{}

@@ -266,3 +266,19 @@ func TestFlushDropsSpare(t *testing.T) {
 		mustFinish(t, c)
 	})
 }
+
+// Config.SheafCapacity is a minimum for Sheaves (Linux 7.0) and the
+// capacity itself for Hybrid (6.18's opt-in sheaves), as the kernel
+// benchmark's capacity 32 needs.
+func TestSheafCapacityRequest(t *testing.T) {
+	for _, tc := range []struct {
+		d    Design
+		want int
+	}{{Sheaves, 60}, {Hybrid, 32}} {
+		c := mustCache(t, "capreq", 64, Config{Design: tc.d, SheafCapacity: 32})
+		if got := c.Stats().SheafCapacity; got != tc.want {
+			t.Errorf("%v with SheafCapacity 32: capacity %d, want %d", tc.d, got, tc.want)
+		}
+		mustDestroy(t, c)
+	}
+}

@@ -22,8 +22,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-COUNT=${COUNT:-10}
-BENCHTIME=${BENCHTIME:-50ms}
+COUNT=${COUNT:-20}
+BENCHTIME=${BENCHTIME:-20ms}
 IDLE=${IDLE:-30s}
 if [[ -z ${CPUS:-} ]]; then
 	ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)

@@ -14,7 +14,7 @@
 // # Running
 //
 // With no arguments slabbench runs every workload of package bench on every
-// design, ten times, with the designs interleaved: each repetition runs each
+// design, twenty times, with the designs interleaved: each repetition runs each
 // workload variant once on every design, starting with a different design each
 // time, so that a change in the machine's state spreads over all designs
 // instead of landing on one. On 2 cores the default run takes a few minutes:
@@ -40,8 +40,8 @@
 //	-bench regexp   run only benchmarks whose name matches, as in
 //	                "Pair/size=64/design=sheaves" (default: all)
 //	-designs list   comma-separated designs; "alloc" and "baselines" name groups
-//	-count n        repetitions (default 10; benchstat wants at least 10)
-//	-benchtime d    time (or "Nx" iterations) per run (default 50ms)
+//	-count n        repetitions (default 20; benchstat wants at least 10)
+//	-benchtime d    time (or "Nx" iterations) per run (default 20ms)
 //	-cpu list       GOMAXPROCS values to run at, as go test -cpu (default: current);
 //	                in a sweep the one-goroutine workloads run at the largest only
 //	-o file         result file (default: results/MACHINE_DATE_TIME.txt)
