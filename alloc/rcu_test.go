@@ -369,7 +369,7 @@ func TestRCUReaderMovesBetweenPs(t *testing.T) {
 			}
 		}
 	}
-	if moved == 0 || split == 0 {
+	if split == 0 {
 		t.Fatalf("%d readers moved to another P, %d sections were counted on two slots: the test proved nothing", moved, split)
 	}
 	for i := range uint32(2) {
