@@ -262,3 +262,54 @@ func TestDoubleFreePastBusyP(t *testing.T) {
 		mustFinish(t, c)
 	})
 }
+
+// FreeBulk makes the cheap double-free checks of Free, before anything
+// changes: an object twice in a row, or one already on top of the P's
+// cache (the main sheaf, the cpu freelist) or of its slab's freelist.
+func TestFreeBulkDoubleFree(t *testing.T) {
+	withProcs(t, 1)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "bulk-twice", 64, cfg)
+		objs := allocN(t, c, 2*c.objsPerSlab)
+		p, q := objs[len(objs)-1], objs[len(objs)-2]
+		rejects(t, c, p, func() { c.FreeBulk([]unsafe.Pointer{p, p}) }, "FreeBulk", "double free")
+		rejects(t, c, p, func() { c.FreeBulk([]unsafe.Pointer{q, nil, p, p}) }, "FreeBulk", "double free")
+		// Freed, then freed again in a bulk: on top of the P's cache.
+		c.Free(p)
+		rejects(t, c, p, func() { c.FreeBulk([]unsafe.Pointer{q, p}) }, "FreeBulk", "double free")
+		// Freed to its slab (the first slab is no cpu slab and holds no
+		// sheaf's objects), then freed again in a bulk.
+		r := objs[0]
+		c.flushMu.Lock()
+		unlock := c.pp.lock(c, false)
+		if cfg.Design == CPUSlabLocked {
+			unlock() // its frees would wait for the per-P mutex
+		}
+		c.FreeNoLock(r)
+		if cfg.Design != CPUSlabLocked {
+			unlock()
+		}
+		c.flushMu.Unlock()
+		c.drainDeferred()
+		if s := lookupSlab(uintptr(r)); s.freelist() != uintptr(r) {
+			t.Fatalf("%#x is not at the head of its slab's freelist", uintptr(r))
+		}
+		rejects(t, c, r, func() { c.FreeBulk([]unsafe.Pointer{q, r}) }, "FreeBulk", "double free")
+		live := objs[1 : len(objs)-1]
+		live = append(live, checkNoDuplicates(t, c, live, 3*c.objsPerSlab)...)
+		c.FreeBulk(live)
+		mustFinish(t, c)
+	})
+}
+
+// A debug cache reports every double free of a bulk free and ignores it.
+func TestFreeBulkDoubleFreeDebug(t *testing.T) {
+	var reports []Report
+	c := mustCache(t, "bulk-twice-debug", 64, Config{Debug: DebugAll, OnReport: func(r Report) { reports = append(reports, r) }})
+	p, q := c.Alloc(), c.Alloc()
+	c.FreeBulk([]unsafe.Pointer{p, p, q})
+	if len(reports) != 1 || reports[0].Kind != ReportDoubleFree || reports[0].Object != uintptr(p) {
+		t.Fatalf("reports %v, want one double free of %#x", reports, uintptr(p))
+	}
+	mustFinish(t, c)
+}
