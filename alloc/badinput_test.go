@@ -313,3 +313,60 @@ func TestFreeBulkDoubleFreeDebug(t *testing.T) {
 	}
 	mustFinish(t, c)
 }
+
+// heapActive is the objects a heap's caches hand out, and its large pages.
+func heapActive(h *Heap) (objs int64, large int) {
+	for _, c := range h.Caches() {
+		objs += c.Stats().ActiveObjects
+	}
+	h.largeMu.Lock()
+	large = len(h.large)
+	h.largeMu.Unlock()
+	return objs, large
+}
+
+// Realloc and UsableSize of freed memory are rejected before anything
+// changes: neither a new block that leaks nor the freed one handed back as
+// if live. A debug heap reports them and Realloc returns nil.
+func TestReallocFreed(t *testing.T) {
+	withProcs(t, 1)
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		var reports []Report
+		cfg.OnReport = func(r Report) { reports = append(reports, r) }
+		h := mustHeap(t, cfg)
+		keep := h.Malloc(40)
+		p := h.Malloc(40)
+		h.Free(p)
+		objs, large := heapActive(h)
+		for _, size := range []int{41, 48, 2000, 3 * pageSize} {
+			if cfg.Debug != 0 {
+				if q := h.Realloc(p, size); q != nil {
+					t.Errorf("Realloc(freed, %d) = %#x, want nil", size, uintptr(q))
+				}
+				continue
+			}
+			msg := mustPanic(t, func() { h.Realloc(p, size) })
+			wantContains(t, msg, "kmalloc-64", hexAddr(p), "Realloc", "freed memory")
+		}
+		if cfg.Debug != 0 {
+			if n := h.UsableSize(p); n != 0 {
+				t.Errorf("UsableSize(freed) = %d", n)
+			}
+			if len(reports) != 5 {
+				t.Errorf("%d reports, want 5: %v", len(reports), reports)
+			}
+		} else {
+			wantContains(t, mustPanic(t, func() { h.UsableSize(p) }), "kmalloc-64", hexAddr(p), "UsableSize", "freed memory")
+		}
+		if o, l := heapActive(h); o != objs || l != large {
+			t.Errorf("rejected calls changed the heap: %d objects and %d large allocations, were %d and %d", o, l, objs, large)
+		}
+		// A live object still reallocates.
+		q := h.Realloc(keep, 2000)
+		if q == nil || h.UsableSize(q) < 2000 {
+			t.Fatalf("Realloc of a live object: %#x", uintptr(q))
+		}
+		h.Free(q)
+		mustDestroyHeap(t, h)
+	})
+}

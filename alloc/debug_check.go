@@ -506,6 +506,22 @@ func (c *Cache) reportLeaks(_ []uintptr, total int) {
 
 const maxLeakReports = 16
 
+// debugCheckAllocated reports, for op (Realloc, UsableSize), an object a
+// of slab s that is not allocated, and returns whether it is.
+func (c *Cache) debugCheckAllocated(op string, s *slab, a uintptr) bool {
+	w := s.dbg.load(c.slotIndex(s, a))
+	if w&objStateMask == objAllocated {
+		return true
+	}
+	var r reporter
+	rep := c.newReport(ReportDoubleFree, s, a)
+	rep.Message = fmt.Sprintf("%s of %#x, which is free", op, a)
+	rep.Fix = "Ignoring the " + op
+	r.add(rep)
+	c.deliver(&r)
+	return false
+}
+
 // debugUsableSize is UsableSize on a debug heap: the size asked for.
 func (c *Cache) debugUsableSize(a uintptr) int {
 	s := lookupSlab(a)

@@ -232,7 +232,9 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 	if s.cache == nil {
 		return s.npages * pageSize
 	}
-	s.cache.checkObject("UsableSize", a)
+	if !s.cache.checkAllocated("UsableSize", a) {
+		return 0
+	}
 	if s.cache.isDebug() {
 		return s.cache.debugUsableSize(a)
 	}
@@ -242,7 +244,9 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 // Realloc resizes p to size bytes, moving it when its size class must change
 // (krealloc). Realloc(nil, n) is Malloc(n); Realloc(p, 0) frees p and
 // returns the zero-size pointer; a negative size returns nil and leaves p
-// alone. When it cannot allocate it returns nil and p stays valid.
+// alone. When it cannot allocate it returns nil and p stays valid. A p
+// that is not allocated is rejected before anything changes, as Free
+// rejects it (a debug heap reports freed memory and returns nil).
 func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	h.checkMade()
 	a := uintptr(p)
@@ -264,7 +268,9 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 			return p
 		}
 	} else {
-		s.cache.checkObject("Realloc", a)
+		if !s.cache.checkAllocated("Realloc", a) {
+			return nil // a debug cache reported freed memory
+		}
 		old = s.cache.objectSize
 		if size <= old {
 			if s.cache.isDebug() {
