@@ -16,7 +16,7 @@ func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 		return nil, fmt.Errorf("slub: %s: PrefillSheaf(%d): negative count", c.name, n)
 	}
 	if c.sheafCapacity == 0 || n > c.sheafCapacity {
-		sh := &Sheaf{objs: make([]uintptr, max(n, c.sheafCapacity)), cache: c, oversize: true}
+		sh := &Sheaf{objs: make([]uintptr, max(n, c.sheafCapacity)), cache: c, oversize: true, lent: true}
 		if c.sheafCapacity > 0 {
 			c.stat(SheafPrefillOversize)
 		}
@@ -40,6 +40,7 @@ func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 			sh = c.newSheaf(c.sheafCapacity)
 		}
 	}
+	sh.lent = true
 	if err := c.fillSheaf(sh, n); err != nil {
 		c.ReturnSheaf(sh)
 		return nil, err
@@ -95,8 +96,11 @@ func (c *Cache) allocBulkFresh(dst []uintptr) int {
 // into an oversize sheaf when n is above its capacity.
 func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 	c.checkLive()
-	if sh == nil || sh.cache != c {
+	switch {
+	case sh == nil || sh.cache != c:
 		return fmt.Errorf("slub: %s: RefillSheaf: sheaf of another cache", c.name)
+	case !sh.lent:
+		return fmt.Errorf("slub: %s: RefillSheaf of a sheaf that was returned (ReturnSheaf)", c.name)
 	}
 	if n < 0 {
 		return fmt.Errorf("slub: %s: RefillSheaf(%d): negative count", c.name, n)
@@ -125,7 +129,12 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a zero Sheaf: sheaves come from PrefillSheaf", c.name))
 	case sh.cache != c:
 		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
+	case !sh.lent:
+		// Returned already: it may be this P's spare or in the barn, and
+		// putting it there again would put one sheaf in two places.
+		panic(fmt.Sprintf("slub: %s: ReturnSheaf of a sheaf that was returned already", c.name))
 	}
+	sh.lent = false
 	if sh.oversize {
 		for sh.size > 0 {
 			n := min(sh.size, bulkChunk)
