@@ -3,6 +3,7 @@ package alloc
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -368,5 +369,49 @@ func TestReallocFreed(t *testing.T) {
 		}
 		h.Free(q)
 		mustDestroyHeap(t, h)
+	})
+}
+
+// PrefillSheaf and RefillSheaf refuse counts no sheaf could be filled
+// with (above MaxPrefill, or above what the memory limit holds) before
+// allocating anything: PrefillSheaf(1<<30) used to make an 8 GiB Go slice
+// first.
+func TestPrefillBound(t *testing.T) {
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		cfg.MemoryLimit = 64 * pageSize
+		c := mustCache(t, "bounded", 64, cfg)
+		sh, err := c.PrefillSheaf(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		beforeStats := c.Stats()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, n := range []int{1 << 30, MaxPrefill + 1, 64*pageSize/64 + 1} {
+			if _, err := c.PrefillSheaf(n); err == nil {
+				t.Errorf("PrefillSheaf(%d) succeeded", n)
+			} else {
+				wantContains(t, err.Error(), "bounded", "PrefillSheaf")
+			}
+			if err := c.RefillSheaf(sh, n); err == nil {
+				t.Errorf("RefillSheaf(%d) succeeded", n)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+			t.Errorf("the refused calls allocated %d bytes of Go memory", d)
+		}
+		if sh.Len() < 2 {
+			t.Errorf("a refused RefillSheaf left the sheaf with %d objects", sh.Len())
+		}
+		if st := c.Stats(); st.Slabs != beforeStats.Slabs || st.ActiveObjects != beforeStats.ActiveObjects {
+			t.Errorf("refused calls changed the cache: %+v, was %+v", st, beforeStats)
+		}
+		// What the limit does hold can still be had.
+		if err := c.RefillSheaf(sh, 40); err != nil {
+			t.Fatal(err)
+		}
+		c.ReturnSheaf(sh)
+		mustFinish(t, c)
 	})
 }

@@ -6,14 +6,21 @@ import "fmt"
 // that must not fail later takes a sheaf with enough objects now and
 // allocates from it with Sheaf.Alloc, which cannot fail until it is empty.
 
+// MaxPrefill is the most objects PrefillSheaf and RefillSheaf give a sheaf:
+// as in the kernel, whose oversize sheaf is one kmalloc allocation of at
+// most KMALLOC_MAX_SIZE (4 MiB of object pointers).
+const MaxPrefill = 1 << 19
+
 // PrefillSheaf returns a sheaf holding at least n objects. Requests above the
 // cache's sheaf capacity get an oversize sheaf, filled in bulk and never
 // cached. Caches without sheaves (the cpu slab designs, debug caches) fill
-// it with bulk allocation.
+// it with bulk allocation. A count above MaxPrefill, or above what the
+// cache's MemoryLimit could ever hold, is an error before anything is
+// allocated.
 func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 	c.checkLive()
-	if n < 0 {
-		return nil, fmt.Errorf("slub: %s: PrefillSheaf(%d): negative count", c.name, n)
+	if err := c.checkPrefill("PrefillSheaf", n); err != nil {
+		return nil, err
 	}
 	if c.sheafCapacity == 0 || n > c.sheafCapacity {
 		sh := &Sheaf{objs: make([]uintptr, max(n, c.sheafCapacity)), cache: c, oversize: true, lent: true}
@@ -46,6 +53,21 @@ func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 		return nil, err
 	}
 	return sh, nil
+}
+
+// checkPrefill checks the count of a PrefillSheaf or RefillSheaf: not
+// negative, at most MaxPrefill, and not more objects than the slabs the
+// cache's memory limit allows could hold.
+func (c *Cache) checkPrefill(op string, n int) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("slub: %s: %s(%d): negative count", c.name, op, n)
+	case n > MaxPrefill:
+		return fmt.Errorf("slub: %s: %s(%d): more than MaxPrefill (%d) objects", c.name, op, n, MaxPrefill)
+	case c.limit.max > 0 && int64((n+c.objsPerSlab-1)/c.objsPerSlab)*int64(c.slabPages*pageSize) > c.limit.max:
+		return fmt.Errorf("slub: %s: %s(%d): more objects than the memory limit of %d bytes holds", c.name, op, n, c.limit.max)
+	}
+	return nil
 }
 
 // takeSpare takes this P's spare sheaf, if it has one.
@@ -102,8 +124,8 @@ func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 	case !sh.lent:
 		return fmt.Errorf("slub: %s: RefillSheaf of a sheaf that was returned (ReturnSheaf)", c.name)
 	}
-	if n < 0 {
-		return fmt.Errorf("slub: %s: RefillSheaf(%d): negative count", c.name, n)
+	if err := c.checkPrefill("RefillSheaf", n); err != nil {
+		return err
 	}
 	if n > len(sh.objs) {
 		objs := make([]uintptr, n)
