@@ -83,13 +83,20 @@ func (c *Cache) growCPUs(pid int) {
 }
 
 // growCPUsFor gives the P the goroutine runs on a kmemCacheCPU if it has
-// none yet (GOMAXPROCS grew).
-func (c *Cache) growCPUsFor() {
+// none yet (GOMAXPROCS grew). With noblock it does not wait for growMu,
+// which a flush holds while trace hooks run: it reports false, and the
+// caller gives up ("not now").
+func (c *Cache) growCPUsFor(noblock bool) bool {
 	pid := procPin()
 	procUnpin()
 	if pid >= len(c.cpus.Load().c) {
+		if noblock {
+			c.stat(NoLockBusy)
+			return false
+		}
 		c.growCPUs(pid)
 	}
+	return true
 }
 
 func assertPairAligned(p *asm.Pair) {

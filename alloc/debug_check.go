@@ -490,7 +490,8 @@ func (c *Cache) reportLeaks(_ []uintptr, total int) {
 	n.lock(false)
 	for s := n.all; s != nil && len(r.reps) < maxLeakReports; s = s.allNext {
 		for i := range s.dbg.obj {
-			if s.dbg.state(i) == objFree || len(r.reps) == maxLeakReports {
+			// A deferred object (FreeNoLock) is free, waiting to be drained.
+			if s.dbg.state(i) != objAllocated || len(r.reps) == maxLeakReports {
 				continue
 			}
 			a := s.base + uintptr(i*c.size)

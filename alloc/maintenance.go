@@ -17,12 +17,39 @@ func (c *Cache) Shrink() {
 	ReleaseFree()
 }
 
-// flushAll empties the deferred list, every per-P cache and the barn. The
-// deferred list goes first: freeing its objects can put slabs on cpu
-// partial lists, which the per-P flush then drains.
-func (c *Cache) flushAll() {
+// flushAll empties the deferred list, every per-P cache and the barn.
+func (c *Cache) flushAll() { c.flushLocked()() }
+
+// flushLocked is flushAll returning with the locks it flushed under still
+// held, for Destroy, which counts under them; the caller calls the
+// release. Every per-P lock is held for the whole flush, so a trace hook
+// that uses the no-lock API meanwhile (DESIGN allows it) can only take
+// objects from slabs and give them back to slabs or the deferred list:
+// nothing is cached per P again behind the flush. A free from the deferred
+// list that would put a slab on a cpu partial list puts it on the node's
+// partial list instead, as while any remote locker holds the P. The
+// deferred list is drained before and after the per-P flush, which may
+// defer objects (a hook's frees).
+func (c *Cache) flushLocked() (release func()) {
+	c.growMu.Lock()
+	c.flushMu.Lock()
+	unlockPercpu := c.pp.lock(c, false)
+	release = func() {
+		unlockPercpu()
+		c.flushMu.Unlock()
+		c.growMu.Unlock()
+	}
+	done := false
+	defer func() {
+		if !done {
+			release() // a panic (a corrupt freelist, a hook): hold nothing
+		}
+	}()
 	c.drainDeferred()
 	c.pp.flush(c)
+	c.drainDeferred()
+	done = true
+	return release
 }
 
 // reclaim runs when memory (the OS or MemoryLimit) says no: free objects
@@ -327,31 +354,47 @@ func (c *Cache) Destroy() error {
 // destroy flushes the cache and, if no object is allocated, frees its
 // slabs and marks it destroyed when free is set. Otherwise it changes
 // nothing more and returns an error naming the objects.
+//
+// It counts under the locks it flushed under, so nothing moves while it
+// looks: the objects that a trace hook's no-lock calls put on the deferred
+// list during the flush are free, not allocated, and so would be any left
+// in a per-P cache.
 func (c *Cache) destroy(free bool) error {
-	c.flushAll()
+	release := c.flushLocked()
+	c.barn.mu.Lock()
 	n := &c.node
 	n.lock(false)
+	unlock := func() {
+		n.unlock()
+		c.barn.mu.Unlock()
+		release()
+	}
+	cached := c.cachedObjects()
 	var leaked []uintptr
 	total := 0
 	for s := n.all; s != nil; s = s.allNext {
-		cnt := s.counters()
-		if cnt.inuse() == 0 {
+		if s.counters().inuse() == 0 {
 			continue
 		}
-		total += cnt.inuse()
 		fl, _, _ := c.stableFreelist(s)
 		isFree := make(map[uintptr]bool, len(fl))
 		for _, o := range fl {
 			isFree[o] = true
 		}
-		for o := s.base; o < s.end && len(leaked) < 16; o += uintptr(c.size) {
-			if !isFree[o] {
-				leaked = append(leaked, o)
+		for o := s.base; o < s.end; o += uintptr(c.size) {
+			if !isFree[o] && !cached[o] {
+				total++
+				if len(leaked) < 16 {
+					leaked = append(leaked, o)
+				}
 			}
 		}
 	}
-	if total > 0 {
-		n.unlock()
+	if total > 0 || !free {
+		unlock()
+		if total == 0 {
+			return nil
+		}
 		if c.isDebug() {
 			c.reportLeaks(leaked, total)
 		}
@@ -365,10 +408,6 @@ func (c *Cache) destroy(free bool) error {
 		}
 		return errors.New(b.String())
 	}
-	if !free {
-		n.unlock()
-		return nil
-	}
 	var all *slab
 	for s := n.all; s != nil; {
 		next := s.allNext
@@ -380,11 +419,54 @@ func (c *Cache) destroy(free bool) error {
 		all = s
 		s = next
 	}
+	// Drop what still points into the slabs: the deferred list, sheaves.
+	c.deferred.head.Store(0)
+	c.deferred.n.Store(0)
+	c.barn.full, c.barn.empty, c.barn.nrFull, c.barn.nrEmpty = nil, nil, 0, 0
 	c.destroyed.Store(true)
-	if c.pcs.Load() != nil {
+	if pcs := c.pcs.Load(); pcs != nil {
+		for i := range pcs.p {
+			pcs.p[i].main.size, pcs.p[i].spare = 0, nil
+		}
 		c.pcs.Store(&pcpuArray{})
 	}
-	n.unlock()
+	unlock()
 	c.freeSlabList(all)
 	return nil
+}
+
+// cachedObjects returns the free objects held outside the slab freelists:
+// on the deferred list, in per-P sheaves and the barn, on cpu freelists.
+// The caller holds the locks of quiesce.
+func (c *Cache) cachedObjects() map[uintptr]bool {
+	m := make(map[uintptr]bool)
+	limit := c.deferred.n.Load()
+	for o := c.deferred.head.Load(); o != 0 && int64(len(m)) < limit; o = c.getFP(o) {
+		m[o] = true
+	}
+	addSheaf := func(sh *Sheaf) {
+		for _, o := range sh.objs[:sh.size] {
+			m[o] = true
+		}
+	}
+	if pcs := c.pcs.Load(); pcs != nil {
+		for i := range pcs.p {
+			addSheaf(pcs.p[i].main)
+			if sp := pcs.p[i].spare; sp != nil {
+				addSheaf(sp)
+			}
+		}
+		for sh := c.barn.full; sh != nil; sh = sh.next {
+			addSheaf(sh)
+		}
+	}
+	if cpus := c.cpus.Load(); cpus != nil {
+		for _, cc := range cpus.c {
+			s := cc.slab.Load()
+			for o, k := loadCPUFreelist(cc), 0; s != nil && o != 0 && k < c.objsPerSlab && c.validSlot(s, o); o, k = c.getFP(o), k+1 {
+				m[o] = true
+			}
+		}
+	}
+	return m
 }
