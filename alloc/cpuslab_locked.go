@@ -448,16 +448,15 @@ func (cpuSlabLockedPercpu) lock(c *Cache, flush bool) func() {
 	for _, cc := range a.c {
 		cc.mu.Lock()
 	}
-	if flush {
-		for _, cc := range a.c {
-			c.flushCPULocked(cc, a.tidStep)
-		}
-	}
-	return func() {
+	unlock := func() {
 		for _, cc := range a.c {
 			cc.mu.Unlock()
 		}
 	}
+	if flush {
+		c.flushSoundCPUs(a, unlock)
+	}
+	return unlock
 }
 
 func (cpuSlabLockedPercpu) validate(c *Cache, v *validation) { c.validateCPUs(v) }

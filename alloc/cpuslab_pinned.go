@@ -459,12 +459,11 @@ func (cpuSlabPercpu) flush(c *Cache) {
 func (cpuSlabPercpu) lock(c *Cache, flush bool) func() {
 	a := c.cpus.Load()
 	lockRemote(a.locks)
+	unlock := func() { unlockRemote(a.locks) }
 	if flush {
-		for _, cc := range a.c {
-			c.flushCPULocked(cc, a.tidStep)
-		}
+		c.flushSoundCPUs(a, unlock)
 	}
-	return func() { unlockRemote(a.locks) }
+	return unlock
 }
 
 func (cpuSlabPercpu) validate(c *Cache, v *validation) { c.validateCPUs(v) }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -115,6 +116,153 @@ func TestHooksDuringMaintenance(t *testing.T) {
 					t.Fatalf("Destroy: %v", err)
 				}
 			})
+		}
+	})
+}
+
+// lockFree checks that no lock of c is left held: Stats, Validate and an
+// Alloc/Free finish (a watchdog fails the test binary if they hang).
+func lockFree(t *testing.T, c *Cache) {
+	t.Helper()
+	defer watchdog(t, 20*time.Second)()
+	c.Stats()
+	c.Validate()
+	c.Free(c.Alloc())
+}
+
+// An inconsistent cache makes Validate return an error, never panic, and
+// hold no lock afterwards; Shrink, which cannot flush it, panics before
+// changing anything and holds no lock either. Here a write after free
+// over the free pointer of an object on a cpu freelist, and over a
+// deferred object's.
+func TestValidateCorrupt(t *testing.T) {
+	withProcs(t, 1)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		if cfg.Design == Sheaves {
+			t.Skip("no cpu freelist")
+		}
+		c := mustCache(t, "corrupt", 64, cfg)
+		objs := allocN(t, c, 3)
+		if cfg.Design == Hybrid {
+			// The sheaf refills took whole cpu freelists: free a few to
+			// the cpu slab layer below the sheaves.
+			freeAll(c, objs)
+			c.Shrink()
+			objs = nil
+			for cpuCached(c) == 0 {
+				objs = append(objs, allocN(t, c, 1)...)
+				c.flushMu.Lock()
+				unlock := sheavesPercpu{}.lock(c, false)
+				c.Free(objs[len(objs)-1])
+				unlock()
+				c.flushMu.Unlock()
+				objs = objs[:len(objs)-1]
+			}
+		}
+		cc := c.cpus.Load().c[0]
+		head := uintptr(cc.pair().Lo)
+		if head == 0 || c.getFP(head) == 0 {
+			t.Fatalf("cpu freelist too short to corrupt: head %#x", head)
+		}
+		word := (*uintptr)(ptr(head + c.fpOffset))
+		saved := *word
+		*word ^= 0x5a5a5a5a5a0 // a write after free
+		err := c.Validate()
+		if err == nil {
+			t.Fatal("Validate of a corrupt cpu freelist returned nil")
+		}
+		wantContains(t, err.Error(), "corrupt", "cpu freelist", "written after free")
+		msg := mustPanic(t, func() { c.Shrink() })
+		wantContains(t, msg, "corrupt", "cpu freelist")
+		func() {
+			defer watchdog(t, 20*time.Second)()
+			c.Stats()
+			if c.Validate() == nil {
+				t.Error("Validate after the failed Shrink returned nil")
+			}
+		}()
+		*word = saved
+		lockFree(t, c)
+		mustValidate(t, c)
+		freeAll(c, objs)
+		mustFinish(t, c)
+	})
+}
+
+func TestValidateCorruptDeferred(t *testing.T) {
+	withProcs(t, 1)
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "corrupt-deferred", 64, cfg)
+		objs := allocN(t, c, 2*c.objsPerSlab)
+		func() {
+			release := c.quiesce(false)
+			defer release()
+			c.FreeNoLock(objs[0])
+			c.FreeNoLock(objs[1])
+		}()
+		if c.deferred.n.Load() != 2 {
+			t.Fatalf("%d deferred", c.deferred.n.Load())
+		}
+		// objs[1] is the head; its free pointer leads to objs[0].
+		*(*uintptr)(ptr(uintptr(objs[1]) + c.fpOffset)) ^= 0x5a5a5a5a5a0
+		err := c.Validate()
+		if err == nil {
+			t.Fatal("Validate of a corrupt deferred list returned nil")
+		}
+		wantContains(t, err.Error(), "deferred list corrupt")
+		lockFree(t, c)
+	})
+}
+
+// A trace hook that panics at an event that runs without list_lock
+// (sheaf_flush, deferred_drain) during Shrink, Validate or Destroy: the
+// panic reaches the caller, and the cache is left consistent, losing
+// nothing, with no lock held.
+func TestHookPanicDuringMaintenance(t *testing.T) {
+	withProcs(t, 1)
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		for _, op := range []string{"Shrink", "Validate", "Destroy"} {
+			var armed bool
+			cfg.Trace = func(e Event) {
+				if armed && (e.Kind == EventSheafFlush || e.Kind == EventDeferredDrain) {
+					armed = false
+					panic("hook panic")
+				}
+			}
+			c := mustCache(t, "hook-panics", 64, cfg)
+			objs := allocN(t, c, 300)
+			keep := objs[:10]
+			freeAll(c, objs[10:])
+			func() { // something to drain
+				release := c.quiesce(false)
+				defer release()
+				c.FreeNoLock(keep[0])
+			}()
+			keep = keep[1:]
+			armed = true
+			var r any
+			func() {
+				defer func() { r = recover() }()
+				switch op {
+				case "Shrink":
+					c.Shrink()
+				case "Validate":
+					c.Validate()
+				case "Destroy":
+					c.Destroy()
+				}
+			}()
+			if r != "hook panic" {
+				t.Fatalf("%s: panic %v, want the hook's", op, r)
+			}
+			armed = false
+			lockFree(t, c)
+			mustValidate(t, c)
+			if got := activeObjects(c); got != int64(len(keep)) {
+				t.Errorf("%s: ActiveObjects %d after the hook's panic, want %d", op, got, len(keep))
+			}
+			freeAll(c, keep)
+			mustFinish(t, c)
 		}
 	})
 }

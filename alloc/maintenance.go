@@ -123,7 +123,15 @@ func (c *Cache) discardEmpty() {
 func (c *Cache) quiesce(flushCPUSlabs bool) func() {
 	c.growMu.Lock()
 	c.flushMu.Lock()
+	done := false
+	defer func() {
+		if !done { // the flush panicked (a trace hook), having unlocked the Ps
+			c.flushMu.Unlock()
+			c.growMu.Unlock()
+		}
+	}()
 	unlockPercpu := c.pp.lock(c, flushCPUSlabs)
+	done = true
 	c.barn.mu.Lock()
 	c.node.lock(false)
 	return func() {
@@ -171,9 +179,12 @@ func (c *Cache) stableFreelist(s *slab) (fl []uintptr, cnt counters, err error) 
 // meanwhile.
 func (c *Cache) Validate() error {
 	c.checkLive()
-	c.drainDeferred()
+	var errs []string
+	if err := c.drainDeferredChecked(); err != nil {
+		errs = append(errs, strings.TrimPrefix(err.Error(), "slub: "+c.name+": "))
+	}
 	var r reporter
-	errs := c.validateQuiesced(&r)
+	errs = append(errs, c.validateQuiesced(&r)...)
 	c.deliver(&r)
 	if len(errs) == 0 {
 		return nil
@@ -322,18 +333,19 @@ func (c *Cache) Stats() Stats {
 	for i := range st.Counters {
 		st.Counters[i] = c.stats[i].Load()
 	}
-	release := c.quiesce(false)
 	var inuse int64
-	for s := c.node.all; s != nil; s = s.allNext {
-		st.Slabs++
-		cnt := s.counters()
-		st.Objects += int64(cnt.objects())
-		inuse += int64(cnt.inuse())
-	}
-	st.PartialSlabs = int64(c.node.nrPartial)
-	c.pp.count(c, &st)
-	st.DeferredFrees = c.deferred.n.Load()
-	release()
+	func() {
+		defer c.quiesce(false)()
+		for s := c.node.all; s != nil; s = s.allNext {
+			st.Slabs++
+			cnt := s.counters()
+			st.Objects += int64(cnt.objects())
+			inuse += int64(cnt.inuse())
+		}
+		st.PartialSlabs = int64(c.node.nrPartial)
+		c.pp.count(c, &st)
+		st.DeferredFrees = c.deferred.n.Load()
+	}()
 	st.SlabBytes = st.Slabs * int64(st.SlabSize)
 	st.ActiveObjects = inuse - st.CachedObjects - st.DeferredFrees
 	return st
