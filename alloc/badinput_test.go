@@ -415,3 +415,42 @@ func TestPrefillBound(t *testing.T) {
 		mustFinish(t, c)
 	})
 }
+
+// The messages name what happened: FreeNoLock's double frees say
+// FreeNoLock, whichever free came first and wherever the object went; a
+// bad pointer into a debug cache gives the object size (and the slot's);
+// a large allocation freed twice is a double free, not a stranger.
+func TestBadInputMessages(t *testing.T) {
+	withProcs(t, 1)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		for _, first := range []string{"Free", "FreeNoLock"} {
+			c := mustCache(t, "msgs", 64, cfg)
+			objs := allocN(t, c, 3*c.objsPerSlab)
+			// The last object is of the current cpu slab (or in a sheaf
+			// once freed), the first of a full slab that is no cpu slab.
+			for _, p := range []unsafe.Pointer{objs[len(objs)-1], objs[0]} {
+				if first == "Free" {
+					c.Free(p)
+				} else {
+					c.FreeNoLock(p)
+				}
+				rejects(t, c, p, func() { c.FreeNoLock(p) }, "FreeNoLock(", "double free")
+			}
+			live := objs[1 : len(objs)-1]
+			freeAll(c, live)
+			mustFinish(t, c)
+		}
+	})
+	d := mustCache(t, "msgs-debug", 48, Config{Debug: DebugAll})
+	p := d.Alloc()
+	msg := mustPanic(t, func() { d.Free(ptr(uintptr(p) + 8)) })
+	wantContains(t, msg, "msgs-debug", "not the start of an object", "48-byte objects", fmt.Sprintf("%d-byte slots", d.size))
+	d.Free(p)
+	mustFinish(t, d)
+
+	h := mustHeap(t, Config{})
+	large := h.Malloc(5 * pageSize)
+	h.Free(large)
+	wantContains(t, mustPanic(t, func() { h.Free(large) }), "kmalloc", hexAddr(large), "double free of a large allocation")
+	mustDestroyHeap(t, h)
+}

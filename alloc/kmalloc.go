@@ -198,6 +198,10 @@ func (h *Heap) Free(p unsafe.Pointer) {
 func (h *Heap) owner(op string, a uintptr) *slab {
 	s := lookupSlab(a)
 	switch {
+	case s == nil && lookupChunk(a) != nil && a%pageSize == 0:
+		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): free pages of the page heap: a double free of a large allocation (or of an object whose slab has been freed)", op, a))
+	case s == nil && lookupChunk(a) != nil:
+		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): free memory of the page heap (a double free? the object's slab has been freed)", op, a))
 	case s == nil:
 		panic(fmt.Sprintf("slub: kmalloc: %s(%#x): not allocated by this allocator", op, a))
 	case s.cache == nil && s.heap != h, s.cache != nil && s.cache.heap != h:

@@ -241,7 +241,11 @@ func (c *Cache) checkObject(op string, a uintptr) *slab {
 		c.foreign(op, a, s)
 	}
 	if !c.validSlot(s, a) {
-		c.badPointer(op, a, fmt.Sprintf("not the start of an object (slab %#x, object size %d)", s.base, c.size))
+		what := fmt.Sprintf("%d-byte objects", c.objectSize)
+		if c.size != c.objectSize {
+			what += fmt.Sprintf(" in %d-byte slots", c.size)
+		}
+		c.badPointer(op, a, fmt.Sprintf("not the start of an object (slab %#x: %s)", s.base, what))
 	}
 	return s
 }
@@ -249,6 +253,8 @@ func (c *Cache) checkObject(op string, a uintptr) *slab {
 //go:noinline
 func (c *Cache) foreign(op string, a uintptr, s *slab) {
 	switch {
+	case s == nil && lookupChunk(a) != nil:
+		c.badPointer(op, a, "free memory of the page heap (a double free? the object's slab has been freed)")
 	case s == nil:
 		c.badPointer(op, a, "not allocated by this allocator")
 	case s.cache == nil:
