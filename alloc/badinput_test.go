@@ -454,3 +454,23 @@ func TestBadInputMessages(t *testing.T) {
 	wantContains(t, mustPanic(t, func() { h.Free(large) }), "kmalloc", hexAddr(large), "double free of a large allocation")
 	mustDestroyHeap(t, h)
 }
+
+// An object that FreeNoLock deferred (the cpu slab designs defer every
+// object of no cpu slab) is at the head of the deferred list: Free and
+// FreeBulk of it are the cheap double frees and are caught.
+func TestFreeAfterDeferredFreeNoLock(t *testing.T) {
+	withProcs(t, 1)
+	eachDesign(t, cpuSlabDesigns, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "after-deferred", 64, cfg)
+		objs := allocN(t, c, 2*c.objsPerSlab) // the first slab is full and no cpu slab
+		p := objs[0]
+		c.FreeNoLock(p)
+		if c.deferred.head.Load() != uintptr(p) {
+			t.Fatal("FreeNoLock did not defer an object of no cpu slab")
+		}
+		rejects(t, c, p, func() { c.Free(p) }, "Free(", "double free")
+		rejects(t, c, p, func() { c.FreeBulk([]unsafe.Pointer{objs[1], p}) }, "FreeBulk(", "double free")
+		freeAll(c, objs[1:])
+		mustFinish(t, c)
+	})
+}

@@ -38,14 +38,14 @@ func (c *Cache) allocBulk(dst []uintptr) int { return c.pp.allocBulk(c, dst) }
 
 // FreeBulk frees every object of objs (kmem_cache_free_bulk). Every pointer
 // is checked before anything is freed, the cheap double frees of Free
-// included (an object twice in a row, or already on top of this P's cache
-// or of its slab's freelist; debug caches report every double free and
-// ignore it); nil entries are skipped.
+// included (an object twice in a row, or already on top of this P's cache,
+// of its slab's freelist or of the deferred list; debug caches report every
+// double free and ignore it); nil entries are skipped.
 func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
 	c.checkLive()
-	var top uintptr
+	var top, deferred uintptr
 	if len(objs) > 0 && !c.isDebug() {
-		top = c.freeTop()
+		top, deferred = c.freeTop(), c.deferred.head.Load()
 	}
 	var last *slab // objects of a bulk free tend to share slabs
 	var prev, head uintptr
@@ -64,7 +64,7 @@ func (c *Cache) FreeBulk(objs []unsafe.Pointer) {
 		if !c.validSlot(s, a) {
 			c.checkObject("FreeBulk", a) // panics
 		}
-		if (a == prev || a == top || a == head) && !c.isDebug() {
+		if (a == prev || a == top || a == head || a == deferred) && !c.isDebug() {
 			c.doubleFree("FreeBulk", a)
 		}
 		prev = a
