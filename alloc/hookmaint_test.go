@@ -166,7 +166,7 @@ func TestValidateCorrupt(t *testing.T) {
 		}
 		word := (*uintptr)(ptr(head + c.fpOffset))
 		saved := *word
-		*word ^= 0x5a5a5a5a5a0 // a write after free
+		*word ^= 0x5a5a5a50 // a write after free
 		err := c.Validate()
 		if err == nil {
 			t.Fatal("Validate of a corrupt cpu freelist returned nil")
@@ -204,7 +204,7 @@ func TestValidateCorruptDeferred(t *testing.T) {
 			t.Fatalf("%d deferred", c.deferred.n.Load())
 		}
 		// objs[1] is the head; its free pointer leads to objs[0].
-		*(*uintptr)(ptr(uintptr(objs[1]) + c.fpOffset)) ^= 0x5a5a5a5a5a0
+		*(*uintptr)(ptr(uintptr(objs[1]) + c.fpOffset)) ^= 0x5a5a5a50
 		err := c.Validate()
 		if err == nil {
 			t.Fatal("Validate of a corrupt deferred list returned nil")
