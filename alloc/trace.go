@@ -41,7 +41,11 @@ func (k EventKind) String() string {
 // Shrink, Validate and Destroy: they hold every per-P lock while they
 // flush, so the hook's objects come from and go back to slabs (or the
 // deferred list, which counts as free), and Destroy reports as allocated
-// exactly the objects the hook keeps.
+// exactly the objects the hook keeps. A panic in a hook reaches the caller;
+// where the hook ran without list_lock (sheaf, barn and drain events) the
+// allocator holds nothing afterwards, but a hook must not panic at the
+// events that come with list_lock held (new_slab, slab_free,
+// cpu_slab_deactivate): the lock would stay held.
 //
 // EventAlloc and EventFree come only from caches with DebugTrace, after the
 // cache has dropped its locks.
