@@ -68,7 +68,8 @@ func (a *ByteAllocator) Allocate(size int) []byte {
 // run of pages) has room, as Heap.Realloc does, else it moves the bytes and
 // frees b. Reallocate with size 0 frees b and returns what Allocate(0)
 // does. It panics as Allocate does when memory is exhausted, leaving b
-// valid, and as Free does for a slice the heap did not hand out.
+// valid, and as Free does for a slice the heap did not hand out or freed
+// (a debug heap reports a freed b and returns new memory, leaving b alone).
 func (a *ByteAllocator) Reallocate(size int, b []byte) []byte {
 	p := unsafe.Pointer(unsafe.SliceData(b))
 	switch {
@@ -81,7 +82,10 @@ func (a *ByteAllocator) Reallocate(size int, b []byte) []byte {
 		return a.Allocate(0)
 	}
 	keep := len(b)
-	old, ok := a.h.resizeInPlace("ByteAllocator.Reallocate", uintptr(p), size)
+	old, ok, live := a.h.resizeInPlace("ByteAllocator.Reallocate", uintptr(p), size)
+	if !live {
+		return a.Allocate(size) // a debug heap reported b as freed: leave it
+	}
 	if !ok {
 		q, kind := a.h.mallocAligned(size, a.align)
 		if q == nil {

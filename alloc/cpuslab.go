@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"fmt"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -24,7 +25,7 @@ import (
 // with a CAS that needs no LOCK prefix; CPUSlabLocked changes it from any P
 // with LOCK CMPXCHG16B, and its slow paths hold mu.
 type kmemCacheCPU struct {
-	slot    pairSlot             // holds pair: (freelist, tid), 16-byte aligned
+	slot    asm.PairSlot         // holds pair: (freelist, tid), 16-byte aligned
 	lock    localLock            // CPUSlab: the per-P lock (the owner pinned)
 	slab    atomic.Pointer[slab] // the cpu slab (frozen), or nil
 	partial *slab                // cpu partial list, under the per-P lock
@@ -41,7 +42,7 @@ type kmemCacheCPU struct {
 }
 
 // pair returns the (freelist, tid) pair.
-func (cc *kmemCacheCPU) pair() *asm.Pair { return cc.slot.get() }
+func (cc *kmemCacheCPU) pair() *asm.Pair { return cc.slot.Pair() }
 
 type cpuArray struct {
 	c       []*kmemCacheCPU
@@ -83,13 +84,20 @@ func (c *Cache) growCPUs(pid int) {
 }
 
 // growCPUsFor gives the P the goroutine runs on a kmemCacheCPU if it has
-// none yet (GOMAXPROCS grew).
-func (c *Cache) growCPUsFor() {
+// none yet (GOMAXPROCS grew). With noblock it does not wait for growMu,
+// which a flush holds while trace hooks run: it reports false, and the
+// caller gives up ("not now").
+func (c *Cache) growCPUsFor(noblock bool) bool {
 	pid := procPin()
 	procUnpin()
 	if pid >= len(c.cpus.Load().c) {
+		if noblock {
+			c.stat(NoLockBusy)
+			return false
+		}
 		c.growCPUs(pid)
 	}
+	return true
 }
 
 func assertPairAligned(p *asm.Pair) {
@@ -388,6 +396,11 @@ func (c *Cache) detachCPU(cc *kmemCacheCPU, step uint64) (s *slab, fl uintptr, p
 // holds (list_lock nests inside it): deactivate the cpu slab and drain the
 // cpu partial list.
 func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
+	if err := c.cpuFreelistErr(cc); err != nil {
+		// Before anything changes: the freelist stays where Validate
+		// can report it, and the caller's locks are released on the way.
+		panic("alloc: " + c.name + ": " + err.Error())
+	}
 	s, fl, partial := c.detachCPU(cc, step)
 	if s != nil {
 		c.stat(CPUSlabFlush)
@@ -442,10 +455,64 @@ func (c *Cache) cpuFreelistLen(cc *kmemCacheCPU) int {
 	return 0
 }
 
+// flushSoundCPUs is the flush of percpu.lock for Validate: every P's cpu
+// slab and cpu partial list, with every per-P lock held, but for a P whose
+// cpu freelist is corrupt (which deactivating would panic on), left for
+// validateCPUs to report. A panic meanwhile (a trace hook's) calls unlock
+// on its way out, so no per-P lock stays held.
+func (c *Cache) flushSoundCPUs(a *cpuArray, unlock func()) {
+	done := false
+	defer func() {
+		if !done {
+			unlock()
+		}
+	}()
+	for _, cc := range a.c {
+		if c.cpuFreelistErr(cc) == nil {
+			c.flushCPULocked(cc, a.tidStep)
+		}
+	}
+	done = true
+}
+
+// cpuFreelistErr checks the cpu freelist of cc, whose per-P lock the
+// caller holds: every entry an object of the cpu slab, no more of them
+// than the slab has (no cycle). CPUSlabLocked's lockless paths may pop and
+// push meanwhile: a walk counts only if the tid stood still during it, and
+// a P too busy to give a still walk in a few tries counts as sound.
+func (c *Cache) cpuFreelistErr(cc *kmemCacheCPU) error {
+	s := cc.slab.Load()
+	for try := 0; try < 8; try++ {
+		tid := loadTid(cc)
+		var err error
+		prev, n := uintptr(0), 0
+		for o := loadCPUFreelist(cc); o != 0; o = c.getFP(o) {
+			if s == nil || !c.validSlot(s, o) {
+				err = fmt.Errorf("cpu freelist holds %#x after %#x, not an object of its cpu slab (written after free?)", o, prev)
+				break
+			}
+			if n++; n > c.objsPerSlab {
+				err = fmt.Errorf("cpu freelist is longer than the %d objects of its cpu slab (a cycle; written after free?)", c.objsPerSlab)
+				break
+			}
+			prev = o
+		}
+		if loadTid(cc) == tid {
+			return err
+		}
+	}
+	return nil
+}
+
 // validateCPUs checks, after a flush under the per-P locks, that no P holds
-// a cpu slab, a cpu freelist or cpu partial slabs.
+// a cpu slab, a cpu freelist or cpu partial slabs, and names a corrupt cpu
+// freelist that the flush left alone.
 func (c *Cache) validateCPUs(v *validation) {
 	for i, cc := range c.cpus.Load().c {
+		if err := c.cpuFreelistErr(cc); err != nil {
+			v.fail("P%d: %v", i, err)
+			continue
+		}
 		if cc.slab.Load() != nil || loadCPUFreelist(cc) != 0 {
 			v.fail("P%d still has a cpu slab after the flush", i)
 		}

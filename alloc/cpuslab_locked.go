@@ -26,14 +26,26 @@ import (
 // thisCPU returns the kmemCacheCPU of the P the goroutine runs on now (it may
 // run elsewhere by the time it uses it: that is allowed, see above).
 func (c *Cache) thisCPU() (*kmemCacheCPU, uint64) {
+	cc, step, _ := c.thisCPUMaybe(false)
+	return cc, step
+}
+
+// thisCPUMaybe is thisCPU; with noblock, for a P without a kmemCacheCPU
+// yet, it reports false instead of waiting for growMu (which a flush holds
+// while trace hooks and deferred frees run).
+func (c *Cache) thisCPUMaybe(noblock bool) (*kmemCacheCPU, uint64, bool) {
 	pid := procPin()
 	procUnpin()
 	a := c.cpus.Load()
 	if pid >= len(a.c) {
+		if noblock {
+			c.stat(NoLockBusy)
+			return nil, 0, false
+		}
 		c.growCPUs(pid)
 		a = c.cpus.Load()
 	}
-	return a.c[pid], a.tidStep
+	return a.c[pid], a.tidStep, true
 }
 
 // cpuSlabLockedPercpu is the per-P layer of CPUSlabLocked caches.
@@ -146,7 +158,10 @@ func (c *Cache) lockedAllocSlow(noblock bool) uintptr {
 	if !noblock {
 		c.drainDeferred()
 	}
-	cc, step := c.thisCPU()
+	cc, step, ok := c.thisCPUMaybe(noblock)
+	if !ok {
+		return 0
+	}
 	if noblock {
 		if !cc.mu.TryLock() {
 			c.stat(NoLockBusy)
@@ -273,10 +288,23 @@ func (c *Cache) lockedDetach(cc *kmemCacheCPU, step uint64) uintptr {
 	}
 }
 
-// lockedPutCPUPartial is put_cpu_partial for CPUSlabLocked.
+// lockedPutCPUPartial is put_cpu_partial for CPUSlabLocked. While the P's
+// mu is busy (a slow path, or a flush that holds every P) the slab goes to
+// the node partial list instead, as in CPUSlab while a remote locker holds
+// the P: waiting could deadlock with a flush that drains deferred frees.
 func (c *Cache) lockedPutCPUPartial(s *slab) {
-	cc, _ := c.thisCPU()
-	cc.mu.Lock()
+	pid := procPin()
+	procUnpin()
+	a := c.cpus.Load()
+	if pid >= len(a.c) || !a.c[pid].mu.TryLock() { // no kmemCacheCPU yet, or busy
+		n := &c.node
+		n.lock(false)
+		n.addPartial(s, true)
+		n.unlock()
+		c.stat(FreeAddPartial)
+		return
+	}
+	cc := a.c[pid]
 	drain := c.putCPUPartialLocked(cc, s)
 	cc.mu.Unlock()
 	c.putPartials(drain)
@@ -296,7 +324,10 @@ func (cpuSlabLockedPercpu) allocNoLock(c *Cache) uintptr {
 
 func (c *Cache) lockedAllocNoLock() uintptr {
 	if c.lockless {
-		cc, step := c.thisCPU()
+		cc, step, ok := c.thisCPUMaybe(true)
+		if !ok {
+			return 0
+		}
 		for tries := 0; tries < 4; tries++ {
 			tid := loadTid(cc)
 			obj := loadCPUFreelist(cc)
@@ -316,7 +347,10 @@ func (c *Cache) lockedAllocNoLock() uintptr {
 // freeNoLock is 6.18's kfree_nolock: only the cpu slab's push; any other
 // object is deferred.
 func (cpuSlabLockedPercpu) freeNoLock(c *Cache, s *slab, a uintptr) bool {
-	cc, step := c.thisCPU()
+	cc, step, ok := c.thisCPUMaybe(true)
+	if !ok {
+		return false
+	}
 	switch c.lockedPushMaybeLocked(cc, step, s, a, a, true) {
 	case pushed:
 		pstat(&cc.stat[FreeFastpath])
@@ -400,16 +434,12 @@ func (cpuSlabLockedPercpu) freeBulk(c *Cache, src []uintptr) {
 	}
 }
 
-// flush is flush_all: every P's cpu slab and cpu partial list, each under
-// its mu.
+// flush is flush_all: every P's cpu slab and cpu partial list, with every
+// P's mu held (see percpu.flush).
 func (cpuSlabLockedPercpu) flush(c *Cache) {
-	c.flushMu.Lock()
-	defer c.flushMu.Unlock()
 	a := c.cpus.Load()
 	for _, cc := range a.c {
-		cc.mu.Lock()
 		c.flushCPULocked(cc, a.tidStep)
-		cc.mu.Unlock()
 	}
 }
 
@@ -421,16 +451,15 @@ func (cpuSlabLockedPercpu) lock(c *Cache, flush bool) func() {
 	for _, cc := range a.c {
 		cc.mu.Lock()
 	}
-	if flush {
-		for _, cc := range a.c {
-			c.flushCPULocked(cc, a.tidStep)
-		}
-	}
-	return func() {
+	unlock := func() {
 		for _, cc := range a.c {
 			cc.mu.Unlock()
 		}
 	}
+	if flush {
+		c.flushSoundCPUs(a, unlock)
+	}
+	return unlock
 }
 
 func (cpuSlabLockedPercpu) validate(c *Cache, v *validation) { c.validateCPUs(v) }

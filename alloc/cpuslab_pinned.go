@@ -174,7 +174,9 @@ func (c *Cache) cpuAllocSlow(noblock bool) uintptr {
 	if !noblock {
 		c.drainDeferred()
 	}
-	c.growCPUsFor()
+	if !c.growCPUsFor(noblock) {
+		return 0
+	}
 	c.stat(AllocSlowpath)
 	if a := c.cpuAllocLocal(); a != 0 {
 		return a
@@ -450,16 +452,12 @@ func (c *Cache) cpuFreeBulk(src []uintptr) {
 	}
 }
 
-// flush is flush_all: every P's cpu slab and cpu partial list.
+// flush is flush_all: every P's cpu slab and cpu partial list, with every
+// P's lock held (see percpu.flush).
 func (cpuSlabPercpu) flush(c *Cache) {
-	c.flushMu.Lock()
-	defer c.flushMu.Unlock()
 	a := c.cpus.Load()
-	for i, cc := range a.c {
-		l := a.locks[i : i+1]
-		lockRemote(l)
+	for _, cc := range a.c {
 		c.flushCPULocked(cc, a.tidStep)
-		unlockRemote(l)
 	}
 }
 
@@ -467,12 +465,11 @@ func (cpuSlabPercpu) flush(c *Cache) {
 func (cpuSlabPercpu) lock(c *Cache, flush bool) func() {
 	a := c.cpus.Load()
 	lockRemote(a.locks)
+	unlock := func() { unlockRemote(a.locks) }
 	if flush {
-		for _, cc := range a.c {
-			c.flushCPULocked(cc, a.tidStep)
-		}
+		c.flushSoundCPUs(a, unlock)
 	}
-	return func() { unlockRemote(a.locks) }
+	return unlock
 }
 
 func (cpuSlabPercpu) validate(c *Cache, v *validation) { c.validateCPUs(v) }

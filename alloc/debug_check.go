@@ -322,16 +322,26 @@ func (c *Cache) freeDebugLocked(r *reporter, s *slab, a uintptr, t track, from u
 }
 
 func (c *Cache) reportDoubleFree(r *reporter, s *slab, a uintptr, w uint32) {
+	c.reportNotAllocated(r, "", s, a, w)
+}
+
+// reportNotAllocated reports op (Realloc, UsableSize; "" for a free) of a,
+// an object of s whose state word w says it is not allocated.
+func (c *Cache) reportNotAllocated(r *reporter, op string, s *slab, a uintptr, w uint32) {
+	what, fix := "double free", "Ignoring the free"
+	if op != "" {
+		what, fix = op, "Ignoring the "+op
+	}
 	rep := c.newReport(ReportDoubleFree, s, a)
 	switch w & objStateMask {
 	case objDeferred:
-		rep.Message = fmt.Sprintf("double free of %#x, which FreeNoLock freed and which waits on the deferred list", a)
+		rep.Message = fmt.Sprintf("%s of %#x, which FreeNoLock freed and which waits on the deferred list", what, a)
 	case objRCU:
-		rep.Message = fmt.Sprintf("double free of %#x, which FreeRCU freed and which waits for its grace period", a)
+		rep.Message = fmt.Sprintf("%s of %#x, which FreeRCU freed and which waits for its grace period", what, a)
 	default:
-		rep.Message = fmt.Sprintf("double free of %#x, which is free", a)
+		rep.Message = fmt.Sprintf("%s of %#x, which is free", what, a)
 	}
-	rep.Fix = "Ignoring the free"
+	rep.Fix = fix
 	r.add(rep)
 }
 
@@ -494,7 +504,8 @@ func (c *Cache) reportLeaks(_ []uintptr, total int) {
 	n.lock(false)
 	for s := n.all; s != nil && len(r.reps) < maxLeakReports; s = s.allNext {
 		for i := range s.dbg.obj {
-			if s.dbg.state(i) == objFree || len(r.reps) == maxLeakReports {
+			// A deferred object (FreeNoLock) is free, waiting to be drained.
+			if s.dbg.state(i) != objAllocated || len(r.reps) == maxLeakReports {
 				continue
 			}
 			a := s.base + uintptr(i*c.size)
@@ -509,6 +520,20 @@ func (c *Cache) reportLeaks(_ []uintptr, total int) {
 }
 
 const maxLeakReports = 16
+
+// debugCheckAllocated reports, for op (Realloc, UsableSize; "" for a
+// free, FreeRCU's), an object a of slab s that is not allocated, and
+// returns whether it is.
+func (c *Cache) debugCheckAllocated(op string, s *slab, a uintptr) bool {
+	w := s.dbg.load(c.slotIndex(s, a))
+	if w&objStateMask == objAllocated {
+		return true
+	}
+	var r reporter
+	c.reportNotAllocated(&r, op, s, a, w)
+	c.deliver(&r)
+	return false
+}
 
 // debugUsableSize is UsableSize on a debug heap: the size asked for.
 func (c *Cache) debugUsableSize(a uintptr) int {

@@ -1,7 +1,12 @@
 package alloc
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -15,7 +20,14 @@ import (
 //     final Validate returns, and nothing is reported without a cause;
 //   - each double free is reported once;
 //   - after that Validate every checked byte is back (repaired), a second
-//     Validate is clean, and the cache frees and destroys cleanly.
+//     Validate is clean, and the cache frees and destroys cleanly;
+//   - misuse (op bytes 0xf0 and up) gets its clear answer and changes
+//     nothing: a bad free panics naming the cache and the address, a
+//     double free by FreeNoLock or FreeBulk and a Realloc or UsableSize of
+//     freed memory are reported (as double frees) and ignored, a sheaf
+//     returned twice or allocated from after its return panics, a trace
+//     hook may use the no-lock API (keeping objects, which are live like
+//     any), and after Destroy the cache refuses every use.
 //
 // The first byte picks the flags, the design, hardening, a heap or a cache,
 // and a constructor; the second the object size; each further op reads one
@@ -23,6 +35,7 @@ import (
 func FuzzDebugCorruption(f *testing.F) {
 	f.Add([]byte{0x0f, 63, 0, 0, 0, 3, 0, 8, 0x5a, 6})
 	f.Add([]byte{0x4f, 20, 0, 17, 0, 40, 3, 0, 30, 0, 1, 6, 7, 0, 200, 6})
+	f.Add([]byte{0x4f, 20, 0xf4, 1, 0, 17, 0, 40, 2, 0, 0xf1, 0, 0xf2, 0, 9, 0xf0, 0, 1, 0xf3, 5, 6})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 4096 {
 			return
@@ -54,10 +67,14 @@ type debugScript struct {
 	reported    int // ReportDoubleFree seen
 	corruptions int // bytes changed that the allocator checks
 	reports     int
+
+	hookOn    bool                      // the trace hook takes and frees objects with the no-lock API
+	hooked    map[uintptr]*debugFuzzObj // live objects the hook holds, out of the script's reach
+	hookDepth int
 }
 
 func newDebugScript(t *testing.T, data []byte) *debugScript {
-	d := &debugScript{t: t, data: data, live: map[uintptr]*debugFuzzObj{}, free: map[uintptr]*debugFuzzObj{},
+	d := &debugScript{t: t, data: data, live: map[uintptr]*debugFuzzObj{}, free: map[uintptr]*debugFuzzObj{}, hooked: map[uintptr]*debugFuzzObj{},
 		mustObj: map[debugRegion]bool{}, mustSlab: map[uintptr]bool{}}
 	hdr := d.byte()
 	cfg := Config{Debug: DebugFlags(hdr & 15), OnReport: d.log.add}
@@ -69,6 +86,7 @@ func newDebugScript(t *testing.T, data []byte) *debugScript {
 	}
 	cfg.PlainFreelist = hdr&32 == 0
 	size := 1 + int(d.byte())*3
+	cfg.Trace = d.hook
 	if hdr&64 != 0 {
 		h, err := NewHeap(cfg)
 		if err != nil {
@@ -110,7 +128,13 @@ func pickDebugObj(m map[uintptr]*debugFuzzObj, b byte) uintptr {
 
 func (d *debugScript) run() {
 	for ops := 0; len(d.data) > 0 && ops < 1000; ops++ {
-		switch d.byte() % 8 {
+		op := d.byte()
+		if op >= 0xf0 {
+			d.misuse(int(op-0xf0)%5, d.byte())
+			d.drain()
+			continue
+		}
+		switch op % 8 {
 		case 0, 1:
 			d.alloc(1 + int(d.byte())*2)
 		case 2:
@@ -165,7 +189,7 @@ func (d *debugScript) took(a uintptr, size int) {
 	if s == nil || s.cache == nil || !s.cache.validSlot(s, a) || s.cache.debug == 0 {
 		t.Fatalf("%#x is not an object of a debug cache", a)
 	}
-	if d.live[a] != nil {
+	if d.live[a] != nil || d.hooked[a] != nil {
 		t.Fatalf("%#x handed out twice", a)
 	}
 	delete(d.free, a)
@@ -339,6 +363,13 @@ func (d *debugScript) caches() []*Cache {
 
 func (d *debugScript) finish() {
 	t := d.t
+	d.hookOn = false
+	for a, o := range d.hooked {
+		delete(d.hooked, a)
+		d.live[a] = o
+		d.freeLive(a)
+	}
+	d.drain()
 	d.validate()
 	d.drain()
 	if len(d.mustObj)+len(d.mustSlab) > 0 {
@@ -390,5 +421,195 @@ func (d *debugScript) finish() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.afterDestroy()
 	t.Logf("%d corruptions, %d double frees, %d reports", d.corruptions, d.doubleFrees, d.reports)
+}
+
+// hook is the trace hook: while hookOn, at each event it frees (with
+// FreeNoLock) an object it took at an earlier one (or was given when the
+// script turned it on), and takes another with AllocNoLock of the event's
+// cache, as DESIGN allows a hook to. Most events of a debug cache come with
+// list_lock held, where the free is deferred and the allocation fails; the
+// drain of the deferred list comes without, and there both succeed.
+func (d *debugScript) hook(e Event) {
+	if !d.hookOn || d.hookDepth > 1 || e.Cache == nil {
+		return
+	}
+	d.hookDepth++
+	defer func() { d.hookDepth-- }()
+	if a := pickDebugObj(d.hooked, 0); a != 0 {
+		o := d.hooked[a]
+		delete(d.hooked, a)
+		d.checkData(a, o, o.size)
+		// Not in d.free: freed with list_lock held, it waits on the
+		// deferred list, linked through its free pointer, which a
+		// corruption must not hit (a debug cache does not repair a
+		// corrupt deferred list).
+		d.cacheOf(a).FreeNoLock(ptr(a))
+	}
+	if len(d.hooked) < 2 {
+		if p := e.Cache.AllocNoLock(); p != nil {
+			a := uintptr(p)
+			d.took(a, e.Cache.ObjectSize())
+			d.hooked[a] = d.live[a]
+			delete(d.live, a)
+			d.reached("hook AllocNoLock")
+		}
+	}
+}
+
+// debugReached, when a test sets it, counts the misuses scripts reach.
+var debugReached map[string]int
+
+func (d *debugScript) reached(what string) {
+	if debugReached != nil {
+		debugReached[what]++
+	}
+}
+
+// reportedDouble checks that f reports exactly one double free (of a) and
+// panics not.
+func (d *debugScript) reportedDouble(what string, a uintptr, f func()) {
+	d.drain()
+	before := d.reported
+	f()
+	d.drain()
+	if d.reported != before+1 {
+		d.t.Fatalf("%s of %#x: %d double-free reports, want 1", what, a, d.reported-before)
+	}
+	d.doubleFrees++
+	d.reached(what + " of freed memory")
+}
+
+// misuse runs misuse op k with argument byte arg.
+func (d *debugScript) misuse(k int, arg byte) {
+	t := d.t
+	switch k {
+	case 0: // a bad free of an interior or misaligned pointer of a live object
+		a := pickDebugObj(d.live, arg)
+		if a == 0 {
+			return
+		}
+		c := d.cacheOf(a)
+		bad := a + uintptr(1+arg%4*3)
+		free := []func(){
+			func() { c.Free(ptr(bad)) },
+			func() { c.FreeNoLock(ptr(bad)) },
+			func() { c.FreeBulk([]unsafe.Pointer{ptr(bad)}) },
+		}[arg/4%3]
+		if d.h != nil && arg&64 != 0 {
+			free = func() { d.h.Free(ptr(bad)) }
+		}
+		d.drain()
+		msg := mustPanic(t, free)
+		wantContains(t, msg, c.Name(), fmt.Sprintf("%#x", bad), "not the start of an object")
+		if r := d.log.take(); len(r) > 0 {
+			t.Fatalf("a rejected bad free reported:\n%s", r[0].String())
+		}
+		d.reached("bad free")
+	case 1: // a double free by FreeNoLock or FreeBulk
+		a := pickDebugObj(d.free, arg)
+		if a == 0 || !d.slabAlive(a) {
+			return
+		}
+		c := d.cacheOf(a)
+		if arg&1 == 0 {
+			d.reportedDouble("FreeNoLock", a, func() { c.FreeNoLock(ptr(a)) })
+		} else {
+			d.reportedDouble("FreeBulk", a, func() { c.FreeBulk([]unsafe.Pointer{ptr(a)}) })
+		}
+	case 2: // Realloc and UsableSize of freed memory (heap mode)
+		a := pickDebugObj(d.free, arg)
+		if a == 0 || !d.slabAlive(a) || d.h == nil {
+			return
+		}
+		d.reportedDouble("Realloc", a, func() {
+			if q := d.h.Realloc(ptr(a), 1+int(arg)*7); q != nil {
+				t.Fatalf("Realloc of freed %#x returned %#x", a, uintptr(q))
+			}
+		})
+		d.reportedDouble("UsableSize", a, func() {
+			if n := d.h.UsableSize(ptr(a)); n != 0 {
+				t.Fatalf("UsableSize of freed %#x = %d", a, n)
+			}
+		})
+	case 3: // a prefilled sheaf, returned, then returned or allocated from again
+		c := d.c
+		if c == nil {
+			c = d.h.Caches()[int(arg)%len(kmallocSizes)]
+		}
+		sh, err := c.PrefillSheaf(1 + int(arg)%8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := int(arg) % 3; k > 0 && sh.Len() > 0; k-- {
+			d.took(uintptr(sh.Alloc()), c.ObjectSize())
+		}
+		c.ReturnSheaf(sh)
+		if arg&4 == 0 {
+			wantContains(t, mustPanic(t, func() { c.ReturnSheaf(sh) }), c.Name(), "returned already")
+			d.reached("ReturnSheaf twice")
+		} else {
+			wantContains(t, mustPanic(t, func() { sh.Alloc() }), c.Name(), "returned")
+			d.reached("Sheaf.Alloc after ReturnSheaf")
+		}
+	case 4: // the trace hook on (given a live object of the script's) or off
+		d.hookOn = arg&1 != 0
+		if a := pickDebugObj(d.live, arg); d.hookOn && a != 0 {
+			d.hooked[a] = d.live[a]
+			delete(d.live, a)
+		}
+	}
+}
+
+// afterDestroy checks that the destroyed cache (or heap) refuses every use.
+func (d *debugScript) afterDestroy() {
+	uses := map[string]func(){}
+	for _, c := range d.caches() {
+		uses[c.Name()+".Alloc"] = func() { c.Alloc() }
+		uses[c.Name()+".AllocNoLock"] = func() { c.AllocNoLock() }
+		uses[c.Name()+".FreeNoLock"] = func() { c.FreeNoLock(nil) }
+		uses[c.Name()+".PrefillSheaf"] = func() { c.PrefillSheaf(1) }
+	}
+	if d.h != nil {
+		uses["Heap.Malloc"] = func() { d.h.Malloc(10) }
+		uses["Heap.MallocNoLock"] = func() { d.h.MallocNoLock(10) }
+		uses["Heap.Destroy"] = func() { d.h.Destroy() }
+	} else {
+		uses["Destroy"] = func() { d.c.Destroy() }
+	}
+	for _, f := range uses {
+		wantContains(d.t, mustPanic(d.t, f), "used after Destroy")
+	}
+	d.reached("use after Destroy")
+}
+
+// The corpus reaches every misuse.
+func TestDebugFuzzCorpusReaches(t *testing.T) {
+	debugReached = map[string]int{}
+	defer func() { debugReached = nil }()
+	dir := filepath.Join("testdata", "fuzz", "FuzzDebugCorruption")
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		b, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name(), err)
+		}
+		newDebugScript(t, []byte(b)).run()
+	}
+	for _, w := range []string{"bad free", "FreeNoLock of freed memory", "FreeBulk of freed memory",
+		"Realloc of freed memory", "UsableSize of freed memory", "ReturnSheaf twice",
+		"Sheaf.Alloc after ReturnSheaf", "hook AllocNoLock", "use after Destroy"} {
+		if debugReached[w] == 0 {
+			t.Errorf("the corpus never reaches %q", w)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package alloc
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // The deferred-free list: objects that FreeNoLock could not free at once
 // (the kernel's defer_free llist). Pushed lock-free by anyone, drained whole
@@ -38,12 +41,33 @@ func (c *Cache) deferFreelist(head, tail uintptr, cnt int, op string) {
 // the count before it leaves its slab's inuse, so Stats, which reads the
 // count after the slabs, never sees an object in neither.
 func (c *Cache) drainDeferred() {
+	if err := c.drainDeferredChecked(); err != nil {
+		panic(err.Error())
+	}
+}
+
+// drainDeferredChecked is drainDeferred returning, instead of panicking,
+// what it found wrong: an entry that is not an object of this cache (a
+// write after free over a deferred object's free pointer), or a list
+// longer than the count (a cycle). It frees the objects before that and
+// drops the rest, which no pointer reaches any more.
+func (c *Cache) drainDeferredChecked() error {
 	if c.deferred.head.Load() == 0 {
-		return
+		return nil
 	}
 	o := c.deferred.head.Swap(0)
+	limit := c.deferred.n.Load() // at least the objects just taken
 	cnt := 0
+	var err error
 	for o != 0 {
+		if s := lookupSlab(o); s == nil || s.cache != c || !c.validSlot(s, o) {
+			err = fmt.Errorf("alloc: %s: deferred list corrupt: %#x is not an object of the cache (written after free?)", c.name, o)
+			break
+		}
+		if int64(cnt) >= limit {
+			err = fmt.Errorf("alloc: %s: deferred list corrupt: longer than its %d objects (a cycle: a double free, or written after free?)", c.name, limit)
+			break
+		}
 		next := c.getFP(o)
 		c.deferred.n.Add(-1)
 		c.freeDeferredObject(o)
@@ -52,6 +76,7 @@ func (c *Cache) drainDeferred() {
 	}
 	c.statAdd(DeferredDrain, cnt)
 	c.trace(EventDeferredDrain, nil, cnt)
+	return err
 }
 
 // freeDeferredObject frees one drained object to its slab.

@@ -75,6 +75,9 @@ type percpu interface {
 	allocBulk(c *Cache, dst []uintptr) int
 	freeBulk(c *Cache, src []uintptr)
 	// flush empties every P's cache (and the barn) to slabs (flush_all).
+	// The caller holds growMu, flushMu and every per-P lock (lock), so
+	// that nothing, a trace hook's no-lock calls included, can cache an
+	// object per P again while it runs.
 	flush(c *Cache)
 	// lock excludes every P's owner from its per-P data, flushing the cpu
 	// slabs once all are held if flush is set, and returns the release

@@ -127,9 +127,11 @@
 // flush groups objects of one slab into a detached freelist and gives it
 // back with one double-word CAS (__slab_free), taking list_lock only when
 // the slab moves between full, partial and empty. Objects of any slab may
-// sit in any sheaf. Shrink and the other flushes (pcs_flush_all) copy a main
-// sheaf out in batches of 32 under the P's lock, and flush and drop the
-// spare.
+// sit in any sheaf. Shrink and the other flushes (pcs_flush_all) hold every
+// P's lock throughout, flush each main sheaf in batches of 32 and the spare,
+// and drop the spare; so a trace hook's no-lock calls during a flush only
+// take objects from slabs and give them back to slabs or the deferred list,
+// and nothing is cached per P again behind it.
 //
 // FreeRCU pushes onto a third per-P sheaf, rcu_free, the same way; a full
 // one goes whole to the grace-period domain and, once its grace period has

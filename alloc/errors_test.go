@@ -95,7 +95,7 @@ func TestErrMemoryLimit(t *testing.T) {
 		if errors.Is(err, ErrOutOfMemory) {
 			t.Errorf("%v is also ErrOutOfMemory", err)
 		}
-		if !strings.Contains(err.Error(), "alloc: limited: cannot prefill a sheaf with") {
+		if !strings.Contains(err.Error(), "alloc: limited: PrefillSheaf(") || !strings.Contains(err.Error(), "memory limit") {
 			t.Errorf("error %q lost its message", err)
 		}
 		p := c.Alloc()

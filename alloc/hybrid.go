@@ -27,7 +27,14 @@ func (hybridPercpu) flush(c *Cache) {
 // doc.go).
 func (hybridPercpu) lock(c *Cache, flush bool) func() {
 	unlockSheaves := sheavesPercpu{}.lock(c, flush)
+	done := false
+	defer func() {
+		if !done {
+			unlockSheaves() // the cpu slab flush panicked, having unlocked its own
+		}
+	}()
 	unlockCPUs := cpuSlabPercpu{}.lock(c, flush)
+	done = true
 	return func() {
 		unlockCPUs()
 		unlockSheaves()

@@ -212,6 +212,10 @@ func (h *Heap) Free(p unsafe.Pointer) {
 func (h *Heap) owner(op string, a uintptr) *slab {
 	s := lookupSlab(a)
 	switch {
+	case s == nil && lookupArena(a) != nil && a%pageSize == 0:
+		panic(fmt.Sprintf("alloc: kmalloc: %s(%#x): free pages of the page heap: a double free of a large allocation (or of an object whose slab has been freed)", op, a))
+	case s == nil && lookupArena(a) != nil:
+		panic(fmt.Sprintf("alloc: kmalloc: %s(%#x): free memory of the page heap (a double free? the object's slab has been freed)", op, a))
 	case s == nil:
 		panic(fmt.Sprintf("alloc: kmalloc: %s(%#x): not allocated by this allocator", op, a))
 	case s.cache == nil && s.heap != h, s.cache != nil && s.cache.heap != h:
@@ -246,7 +250,9 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 	if s.cache == nil {
 		return s.npages * pageSize
 	}
-	s.cache.checkObject("UsableSize", a)
+	if !s.cache.checkAllocated("UsableSize", a) {
+		return 0
+	}
 	if s.cache.isDebug() {
 		return s.cache.debugUsableSize(a)
 	}
@@ -256,7 +262,9 @@ func (h *Heap) UsableSize(p unsafe.Pointer) int {
 // Realloc resizes p to size bytes, moving it when its size class must change
 // (krealloc). Realloc(nil, n) is Malloc(n); Realloc(p, 0) frees p and
 // returns the zero-size pointer; a negative size returns nil and leaves p
-// alone. When it cannot allocate it returns nil and p stays valid.
+// alone. When it cannot allocate it returns nil and p stays valid. A p
+// that is not allocated is rejected before anything changes, as Free
+// rejects it (a debug heap reports freed memory and returns nil).
 func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	h.checkMade()
 	a := uintptr(p)
@@ -269,8 +277,11 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 		h.Free(p)
 		return ptr(zeroSize())
 	}
-	old, ok := h.resizeInPlace("Realloc", a, size)
-	if ok {
+	old, ok, live := h.resizeInPlace("Realloc", a, size)
+	switch {
+	case !live:
+		return nil // a debug heap reported freed memory
+	case ok:
 		return p
 	}
 	q := h.Malloc(size)
@@ -285,32 +296,36 @@ func (h *Heap) Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 // resizeInPlace gives a, an allocation of the heap, size bytes where it
 // is, when its size class holds them, or when its run of pages does and
 // more than half of it stays in use. It returns whether it did, and how
-// many bytes at a held data before. A pointer the heap did not hand out
-// panics, naming op.
-func (h *Heap) resizeInPlace(op string, a uintptr, size int) (old int, ok bool) {
+// many bytes at a held data before. A pointer the heap did not hand out,
+// or freed memory that the cheap checks of Free see, panics, naming op,
+// before anything changes; a debug heap reports freed memory instead and
+// returns live false, having changed nothing.
+func (h *Heap) resizeInPlace(op string, a uintptr, size int) (old int, ok, live bool) {
 	s := h.owner(op, a)
 	if s.cache == nil {
 		old = s.npages * pageSize
 		if size <= old && size > old/2 {
 			s.large = size
-			return old, true
+			return old, true, true
 		}
-		return old, false
+		return old, false, true
 	}
 	c := s.cache
-	c.checkObject(op, a)
+	if !c.checkAllocated(op, a) {
+		return 0, false, false
+	}
 	if size <= c.objectSize {
 		old = c.objectSize
 		if c.isDebug() {
 			old = c.debugUsableSize(a)
 			c.debugResize(a, size)
 		}
-		return old, true
+		return old, true, true
 	}
 	if c.isDebug() {
-		return c.debugUsableSize(a), false
+		return c.debugUsableSize(a), false, true
 	}
-	return c.objectSize, false
+	return c.objectSize, false, true
 }
 
 // MallocNoLock is kmalloc_nolock: like Malloc but never waits on a lock. When

@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"bytes"
+	"reflect"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -206,6 +207,7 @@ func TestHeapUseAfterDestroy(t *testing.T) {
 // allocations keep working.
 func TestHeapFailedDestroyKeepsHeap(t *testing.T) {
 	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		cfg.OnReport = func(Report) {} // the debug heap's leak report
 		h := mustHeap(t, cfg)
 		leak := h.Malloc(100)
 		if err := h.Destroy(); err == nil {
@@ -226,5 +228,40 @@ func TestHeapFailedDestroyKeepsHeap(t *testing.T) {
 			h.Free(p)
 		}
 		mustDestroyHeap(t, h)
+	})
+}
+
+// A returned sheaf is the cache's again (a P's spare, a barn sheaf, or
+// flushed): returning it twice, allocating from it or refilling it is
+// rejected before anything changes, and the one sheaf never ends up in two
+// places (which made a later Alloc die with "panic holding locks").
+func TestReturnSheafTwice(t *testing.T) {
+	withProcs(t, 1)
+	eachVariant(t, func(t *testing.T, cfg Config) {
+		c := mustCache(t, "sheaf-twice", 64, cfg)
+		for _, n := range []int{3, max(c.sheafCapacity, 8) + 5} { // cached size, oversize
+			sh, err := c.PrefillSheaf(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := sh.Alloc()
+			c.ReturnSheaf(sh)
+			before := c.Stats()
+			mustPanicWith(t, "ReturnSheaf twice", func() { c.ReturnSheaf(sh) }, "sheaf-twice", "ReturnSheaf", "returned already")
+			mustPanicWith(t, "Alloc after ReturnSheaf", func() { sh.Alloc() }, "sheaf-twice", "Alloc", "returned")
+			if err := c.RefillSheaf(sh, 2); err == nil {
+				t.Error("RefillSheaf of a returned sheaf succeeded")
+			}
+			if after := c.Stats(); !reflect.DeepEqual(before, after) {
+				t.Errorf("rejected calls changed the cache:\nbefore %+v\nafter  %+v", before, after)
+			}
+			mustValidate(t, c)
+			live := []unsafe.Pointer{p}
+			live = append(live, checkNoDuplicates(t, c, live, 4*max(c.sheafCapacity, 16))...)
+			freeAll(c, live)
+			mustFinish(t, c)
+			c = mustCache(t, "sheaf-twice", 64, cfg)
+		}
+		mustDestroy(t, c)
 	})
 }

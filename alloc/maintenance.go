@@ -22,13 +22,43 @@ func (c *Cache) Shrink() {
 }
 
 // flushAll empties the deferred list, every per-P cache and the barn, and
-// hands the objects that FreeRCU left per P to the grace-period domain. The
-// deferred list goes first: freeing its objects can put slabs on cpu
-// partial lists, which the per-P flush then drains.
+// hands the objects that FreeRCU left per P to the grace-period domain.
 func (c *Cache) flushAll() {
+	c.flushLocked()()
+	c.queueRCUBatches()
+}
+
+// flushLocked is flushAll's flush, returning with the locks it flushed
+// under still held, for Destroy, which counts under them; the caller calls
+// the release. Every per-P lock is held for the whole flush, so a trace
+// hook that uses the no-lock API meanwhile (DESIGN allows it) can only take
+// objects from slabs and give them back to slabs or the deferred list:
+// nothing is cached per P again behind the flush. A free from the deferred
+// list that would put a slab on a cpu partial list puts it on the node's
+// partial list instead, as while any remote locker holds the P. The
+// deferred list is drained before the per-P flush (its frees can put slabs
+// on cpu partial lists, which the flush then drains) and after it, as the
+// flush may defer objects (a hook's frees).
+func (c *Cache) flushLocked() (release func()) {
+	c.growMu.Lock()
+	c.flushMu.Lock()
+	unlockPercpu := c.pp.lock(c, false)
+	release = func() {
+		unlockPercpu()
+		c.flushMu.Unlock()
+		c.growMu.Unlock()
+	}
+	done := false
+	defer func() {
+		if !done {
+			release() // a panic (a corrupt freelist, a hook): hold nothing
+		}
+	}()
 	c.drainDeferred()
 	c.pp.flush(c)
-	c.queueRCUBatches()
+	c.drainDeferred()
+	done = true
+	return release
 }
 
 // reclaim runs when memory (the OS or MemoryLimit) says no: free objects
@@ -102,7 +132,15 @@ func (c *Cache) discardEmpty() {
 func (c *Cache) quiesce(flushCPUSlabs bool) func() {
 	c.growMu.Lock()
 	c.flushMu.Lock()
+	done := false
+	defer func() {
+		if !done { // the flush panicked (a trace hook), having unlocked the Ps
+			c.flushMu.Unlock()
+			c.growMu.Unlock()
+		}
+	}()
 	unlockPercpu := c.pp.lock(c, flushCPUSlabs)
+	done = true
 	c.barn.mu.Lock()
 	c.node.lock(false)
 	return func() {
@@ -150,9 +188,12 @@ func (c *Cache) stableFreelist(s *slab) (fl []uintptr, cnt counters, err error) 
 // meanwhile.
 func (c *Cache) Validate() error {
 	c.checkLive()
-	c.drainDeferred()
+	var errs []string
+	if err := c.drainDeferredChecked(); err != nil {
+		errs = append(errs, strings.TrimPrefix(err.Error(), "alloc: "+c.name+": "))
+	}
 	var r reporter
-	errs := c.validateQuiesced(&r)
+	errs = append(errs, c.validateQuiesced(&r)...)
 	c.deliver(&r)
 	if len(errs) == 0 {
 		return nil
@@ -304,19 +345,20 @@ func (c *Cache) Stats() Stats {
 	for i := range st.Counters {
 		st.Counters[i] = c.stats[i].Load()
 	}
-	release := c.quiesce(false)
 	var inuse int64
-	for s := c.node.all; s != nil; s = s.allNext {
-		st.Slabs++
-		cnt := s.counters()
-		st.Objects += int64(cnt.objects())
-		inuse += int64(cnt.inuse())
-	}
-	st.PartialSlabs = int64(c.node.nrPartial)
-	c.pp.count(c, &st)
-	st.DeferredFrees = c.deferred.n.Load()
-	c.countRCU(&st, false)
-	release()
+	func() {
+		defer c.quiesce(false)()
+		for s := c.node.all; s != nil; s = s.allNext {
+			st.Slabs++
+			cnt := s.counters()
+			st.Objects += int64(cnt.objects())
+			inuse += int64(cnt.inuse())
+		}
+		st.PartialSlabs = int64(c.node.nrPartial)
+		c.pp.count(c, &st)
+		st.DeferredFrees = c.deferred.n.Load()
+		c.countRCU(&st, false)
+	}()
 	st.SlabBytes = st.Slabs * int64(st.SlabSize)
 	st.ActiveObjects = inuse - st.CachedObjects - st.DeferredFrees - st.RCUPending
 	return st
@@ -341,34 +383,50 @@ func (c *Cache) Destroy() error {
 // is allocated, frees its slabs and marks it destroyed when free is set.
 // Otherwise it changes nothing more and returns an error naming the
 // objects.
+//
+// It counts under the locks it flushed under, so nothing moves while it
+// looks: the objects that a trace hook's no-lock calls put on the deferred
+// list during the flush are free, not allocated, and so would be any left
+// in a per-P cache.
 func (c *Cache) destroy(free bool) error {
 	if err := c.rcuBarrier(); err != nil {
 		return fmt.Errorf("alloc: %s: Destroy: %w", c.name, err)
 	}
-	c.flushAll()
+	release := c.flushLocked()
+	c.barn.mu.Lock()
 	n := &c.node
 	n.lock(false)
+	unlock := func() {
+		n.unlock()
+		c.barn.mu.Unlock()
+		release()
+	}
+	cached := c.cachedObjects()
 	var leaked []uintptr
 	total := 0
 	for s := n.all; s != nil; s = s.allNext {
-		cnt := s.counters()
-		if cnt.inuse() == 0 {
+		if s.counters().inuse() == 0 {
 			continue
 		}
-		total += cnt.inuse()
 		fl, _, _ := c.stableFreelist(s)
 		isFree := make(map[uintptr]bool, len(fl))
 		for _, o := range fl {
 			isFree[o] = true
 		}
-		for o := s.base; o < s.end && len(leaked) < 16; o += uintptr(c.size) {
-			if !isFree[o] {
-				leaked = append(leaked, o)
+		for o := s.base; o < s.end; o += uintptr(c.size) {
+			if !isFree[o] && !cached[o] {
+				total++
+				if len(leaked) < 16 {
+					leaked = append(leaked, o)
+				}
 			}
 		}
 	}
-	if total > 0 {
-		n.unlock()
+	if total > 0 || !free {
+		unlock()
+		if total == 0 {
+			return nil
+		}
 		if c.isDebug() {
 			c.reportLeaks(leaked, total)
 		}
@@ -382,10 +440,6 @@ func (c *Cache) destroy(free bool) error {
 		}
 		return errorOf(ErrLeak, "%s", b.String())
 	}
-	if !free {
-		n.unlock()
-		return nil
-	}
 	var all *slab
 	for s := n.all; s != nil; {
 		next := s.allNext
@@ -397,13 +451,56 @@ func (c *Cache) destroy(free bool) error {
 		all = s
 		s = next
 	}
+	// Drop what still points into the slabs: the deferred list, sheaves.
+	c.deferred.head.Store(0)
+	c.deferred.n.Store(0)
+	c.barn.full, c.barn.empty, c.barn.nrFull, c.barn.nrEmpty = nil, nil, 0, 0
 	c.destroyed.Store(true)
 	unregister(c)
-	if c.pcs.Load() != nil {
+	if pcs := c.pcs.Load(); pcs != nil {
+		for i := range pcs.p {
+			pcs.p[i].main.size, pcs.p[i].spare = 0, nil
+		}
 		c.pcs.Store(&pcpuArray{})
 	}
-	n.unlock()
+	unlock()
 	c.freeSlabList(all)
 	c.rcuSlabBarrier()
 	return nil
+}
+
+// cachedObjects returns the free objects held outside the slab freelists:
+// on the deferred list, in per-P sheaves and the barn, on cpu freelists.
+// The caller holds the locks of quiesce.
+func (c *Cache) cachedObjects() map[uintptr]bool {
+	m := make(map[uintptr]bool)
+	limit := c.deferred.n.Load()
+	for o := c.deferred.head.Load(); o != 0 && int64(len(m)) < limit; o = c.getFP(o) {
+		m[o] = true
+	}
+	addSheaf := func(sh *sheafObjs) {
+		for _, o := range sh.objs[:sh.size] {
+			m[o] = true
+		}
+	}
+	if pcs := c.pcs.Load(); pcs != nil {
+		for i := range pcs.p {
+			addSheaf(&pcs.p[i].main)
+			if sp := pcs.p[i].spare; sp != nil {
+				addSheaf(&sp.sheafObjs)
+			}
+		}
+		for sh := c.barn.full; sh != nil; sh = sh.next {
+			addSheaf(&sh.sheafObjs)
+		}
+	}
+	if cpus := c.cpus.Load(); cpus != nil {
+		for _, cc := range cpus.c {
+			s := cc.slab.Load()
+			for o, k := loadCPUFreelist(cc), 0; s != nil && o != 0 && k < c.objsPerSlab && c.validSlot(s, o); o, k = c.getFP(o), k+1 {
+				m[o] = true
+			}
+		}
+	}
+	return m
 }

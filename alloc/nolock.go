@@ -33,6 +33,9 @@ func (c *Cache) FreeNoLock(obj unsafe.Pointer) {
 	if c.pp.freeNoLock(c, s, a) {
 		return
 	}
+	if s.freelist() == a {
+		c.doubleFree("FreeNoLock", a) // freed to its slab already
+	}
 	c.deferFreelist(a, a, 1, "FreeNoLock")
 	c.stat(NoLockFreeDeferred)
 }

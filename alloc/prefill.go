@@ -6,17 +6,24 @@ import "fmt"
 // that must not fail later takes a sheaf with enough objects now and
 // allocates from it with Sheaf.Alloc, which cannot fail until it is empty.
 
+// MaxPrefill is the most objects PrefillSheaf and RefillSheaf give a sheaf:
+// as in the kernel, whose oversize sheaf is one kmalloc allocation of at
+// most KMALLOC_MAX_SIZE (4 MiB of object pointers).
+const MaxPrefill = 1 << 19
+
 // PrefillSheaf returns a sheaf holding at least n objects. Requests above the
 // cache's sheaf capacity get an oversize sheaf, filled in bulk and never
 // cached. Caches without sheaves (the cpu slab designs, debug caches) fill
-// it with bulk allocation.
+// it with bulk allocation. A count above MaxPrefill, or above what the
+// cache's MemoryLimit could ever hold, is an error before anything is
+// allocated.
 func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 	c.checkLive()
-	if n < 0 {
-		return nil, fmt.Errorf("alloc: %s: PrefillSheaf(%d): negative count", c.name, n)
+	if err := c.checkPrefill("PrefillSheaf", n); err != nil {
+		return nil, err
 	}
 	if c.sheafCapacity == 0 || n > c.sheafCapacity {
-		sh := &Sheaf{sheafObjs: sheafObjs{objs: make([]uintptr, max(n, c.sheafCapacity))}, cache: c, oversize: true}
+		sh := &Sheaf{sheafObjs: sheafObjs{objs: make([]uintptr, max(n, c.sheafCapacity))}, cache: c, oversize: true, lent: true}
 		if c.sheafCapacity > 0 {
 			c.stat(SheafPrefillOversize)
 		}
@@ -40,11 +47,27 @@ func (c *Cache) PrefillSheaf(n int) (*Sheaf, error) {
 			sh = c.newSheaf(c.sheafCapacity)
 		}
 	}
+	sh.lent = true
 	if err := c.fillSheaf(sh, n); err != nil {
 		c.ReturnSheaf(sh)
 		return nil, err
 	}
 	return sh, nil
+}
+
+// checkPrefill checks the count of a PrefillSheaf or RefillSheaf: not
+// negative, at most MaxPrefill, and not more objects than the slabs the
+// cache's memory limit allows could hold.
+func (c *Cache) checkPrefill(op string, n int) error {
+	switch {
+	case n < 0:
+		return fmt.Errorf("alloc: %s: %s(%d): negative count", c.name, op, n)
+	case n > MaxPrefill:
+		return fmt.Errorf("alloc: %s: %s(%d): more than MaxPrefill (%d) objects", c.name, op, n, MaxPrefill)
+	case c.limit.max > 0 && int64((n+c.objsPerSlab-1)/c.objsPerSlab)*int64(c.slabPages*pageSize) > c.limit.max:
+		return errorOf(ErrMemoryLimit, "alloc: %s: %s(%d): more objects than the memory limit of %d bytes holds", c.name, op, n, c.limit.max)
+	}
+	return nil
 }
 
 // takeSpare takes this P's spare sheaf, if it has one.
@@ -95,11 +118,14 @@ func (c *Cache) allocBulkFresh(dst []uintptr) int {
 // into an oversize sheaf when n is above its capacity.
 func (c *Cache) RefillSheaf(sh *Sheaf, n int) error {
 	c.checkLive()
-	if sh == nil || sh.cache != c {
+	switch {
+	case sh == nil || sh.cache != c:
 		return fmt.Errorf("alloc: %s: RefillSheaf: sheaf of another cache", c.name)
+	case !sh.lent:
+		return fmt.Errorf("alloc: %s: RefillSheaf of a sheaf that was returned (ReturnSheaf)", c.name)
 	}
-	if n < 0 {
-		return fmt.Errorf("alloc: %s: RefillSheaf(%d): negative count", c.name, n)
+	if err := c.checkPrefill("RefillSheaf", n); err != nil {
+		return err
 	}
 	if n > len(sh.objs) {
 		objs := make([]uintptr, n)
@@ -125,7 +151,12 @@ func (c *Cache) ReturnSheaf(sh *Sheaf) {
 		panic(fmt.Sprintf("alloc: %s: ReturnSheaf of a zero Sheaf: sheaves come from PrefillSheaf", c.name))
 	case sh.cache != c:
 		panic(fmt.Sprintf("alloc: %s: ReturnSheaf of a sheaf of cache %s", c.name, sh.cache.name))
+	case !sh.lent:
+		// Returned already: it may be this P's spare or in the barn, and
+		// putting it there again would put one sheaf in two places.
+		panic(fmt.Sprintf("alloc: %s: ReturnSheaf of a sheaf that was returned already", c.name))
 	}
+	sh.lent = false
 	if sh.oversize {
 		c.freeBulk(sh.objs[:sh.size])
 		sh.size = 0

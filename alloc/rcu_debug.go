@@ -124,16 +124,3 @@ func (c *Cache) checkRCUCopy(r *reporter, s *slab, a uintptr, snap []byte) {
 	rep.Fix = "Freeing the object as it is"
 	r.add(rep)
 }
-
-// debugCheckAllocated reports a double free of a, which FreeRCUSync is
-// about to wait for, and returns false when a is not allocated.
-func (c *Cache) debugCheckAllocated(s *slab, a uintptr) bool {
-	w := s.dbg.load(c.slotIndex(s, a))
-	if w&objStateMask == objAllocated {
-		return true
-	}
-	var r reporter
-	c.reportDoubleFree(&r, s, a, w)
-	c.deliver(&r)
-	return false
-}

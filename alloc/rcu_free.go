@@ -125,7 +125,7 @@ func (c *Cache) FreeRCUSync(obj unsafe.Pointer) {
 	}
 	c.checkLive()
 	s := c.checkObject("FreeRCUSync", a)
-	if c.isDebug() && !c.debugCheckAllocated(s, a) {
+	if c.isDebug() && !c.debugCheckAllocated("", s, a) {
 		return
 	}
 	c.RCU().Synchronize()
@@ -167,7 +167,7 @@ func (h *Heap) FreeRCUSync(p unsafe.Pointer) {
 	if s.cache != nil {
 		c := s.cache
 		c.checkObject("FreeRCUSync", a)
-		if c.isDebug() && !c.debugCheckAllocated(s, a) {
+		if c.isDebug() && !c.debugCheckAllocated("", s, a) {
 			return
 		}
 	}

@@ -101,8 +101,9 @@ func (c *Cache) allocFromSlabs(noblock bool) uintptr {
 			}
 			next := c.getFP(fl)
 			if c.cmpxchg(s, fl, oc, next, oc.withInuse(oc.inuse()+1).next()) {
-				if c.random != 0 {
-					c.checkNextFree(s, fl, next)
+				if c.random != 0 && next != 0 && !c.validSlot(s, next) {
+					n.unlock() // never panic holding list_lock
+					c.freelistCorrupt(s, fl, next)
 				}
 				if next == 0 {
 					n.removePartial(s)

@@ -1,6 +1,9 @@
 package alloc
 
-import "unsafe"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Sheaf is the kernel's slab_sheaf: an array of free objects used as a stack
 // (Alloc pops objs[size-1], a free pushes at objs[size]). Objects of any slab
@@ -13,6 +16,7 @@ type Sheaf struct {
 	cache    *Cache
 	next     *Sheaf // barn list link
 	oversize bool   // prefilled past the cache's capacity; never cached
+	lent     bool   // PrefillSheaf handed it out; ReturnSheaf takes it back
 }
 
 // sheafObjs is what a sheaf holds: its array and how many objects are in
@@ -38,7 +42,7 @@ func (c *Cache) newSheaf(capacity int) *Sheaf {
 // Alloc pops an object from a prefilled sheaf. It returns nil only when the
 // sheaf is empty (Len() == 0).
 func (s *Sheaf) Alloc() unsafe.Pointer {
-	s.checkMade()
+	s.checkLent("Alloc")
 	if s.size == 0 {
 		return nil
 	}
@@ -67,6 +71,16 @@ func (s *Sheaf) Capacity() int {
 func (s *Sheaf) checkMade() {
 	if s == nil || s.cache == nil {
 		panic("alloc: a nil or zero Sheaf: get sheaves from Cache.PrefillSheaf")
+	}
+}
+
+// checkLent panics, for op, unless the caller holds the sheaf: PrefillSheaf
+// handed it out and ReturnSheaf has not taken it back (a returned sheaf
+// may be a P's spare or in the barn by now, and its objects anyone's).
+func (s *Sheaf) checkLent(op string) {
+	s.checkMade()
+	if !s.lent {
+		panic(fmt.Sprintf("alloc: %s: Sheaf.%s of a sheaf that was returned (ReturnSheaf)", s.cache.name, op))
 	}
 }
 

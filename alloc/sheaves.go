@@ -489,63 +489,55 @@ func (c *Cache) pcsFreeBulk(src []uintptr) int {
 	return done
 }
 
-// flush is pcs_flush_all for every P, then barn_shrink.
-func (sheavesPercpu) flush(c *Cache) {
-	c.flushPCS()
-	c.shrinkBarn()
-}
-
-// pcsBatchMax is PCS_BATCH_MAX: how many objects a flush copies out of a
-// main sheaf under the per-P lock before it frees them without it.
+// pcsBatchMax is PCS_BATCH_MAX: the kernel flushes a main sheaf in batches
+// of this many objects (sheaf_flush_main), and so does flush.
 const pcsBatchMax = 32
 
-// flushPCS is pcs_flush_all for every P, run from any goroutine: the spare
-// is taken and flushed and its sheaf dropped, the main sheaf is flushed in
-// batches of pcsBatchMax copied out under the P's lock (sheaf_flush_main),
-// straight to the backing (the barn is skipped), and the rcu_free sheaf is
-// handed to the grace-period domain, to be flushed when its grace period
-// ends. Owners meanwhile find their lock taken and use the slow paths.
-func (c *Cache) flushPCS() {
-	c.flushMu.Lock()
-	defer c.flushMu.Unlock()
+// flush is pcs_flush_all for every P, then barn_shrink, with every P's
+// lock held (see percpu.flush): the spare is taken, flushed and its sheaf
+// dropped, the main sheaf flushed straight to the backing (the barn is
+// skipped) in batches of pcsBatchMax (sheaf_flush_main), and the rcu_free
+// sheaf handed to the grace-period domain, to be flushed when its grace
+// period ends. Owners meanwhile find their lock taken and use the slow
+// paths. A batch leaves the sheaf before it is flushed, so a trace hook
+// that panics inside the flush can leak a batch but never leaves an
+// object both cached and free.
+func (sheavesPercpu) flush(c *Cache) {
 	pcs := c.pcs.Load()
-	var batch [pcsBatchMax]uintptr
 	for i := range pcs.p {
 		p := &pcs.p[i]
-		lock := pcs.locks[i : i+1]
-		lockRemote(lock)
-		spare := p.spare
-		p.spare = nil
-		rcu := c.takeRCUFree(p)
-		for {
-			m := &p.main
-			k := min(m.size, pcsBatchMax)
-			copy(batch[:k], m.objs[m.size-k:m.size])
-			m.size -= k
-			left := m.size
-			unlockRemote(lock)
-			if k > 0 {
-				c.backing.flushObjects(c, batch[:k])
-				c.statAdd(SheafFlush, k)
-				c.trace(EventSheafFlush, nil, k)
-			}
-			if left == 0 {
-				break
-			}
-			lockRemote(lock)
-		}
-		if spare != nil {
+		if spare := p.spare; spare != nil {
+			p.spare = nil
 			c.flushSheaf(&spare.sheafObjs)
 			c.stat(SheafFree)
 		}
-		if rcu != nil {
+		for m := &p.main; m.size > 0; {
+			k := min(m.size, pcsBatchMax)
+			m.size -= k
+			c.backing.flushObjects(c, m.objs[m.size:m.size+k])
+			c.statAdd(SheafFlush, k)
+			c.trace(EventSheafFlush, nil, k)
+		}
+		if rcu := c.takeRCUFree(p); rcu != nil {
 			c.queueRCUSheaf(rcu, rcuSheafDoneNoBarn)
 		}
 	}
+	c.shrinkBarn()
 }
 
-// shrinkBarn is barn_shrink: flush the full sheaves, drop them all.
+// shrinkBarn is barn_shrink: flush the full sheaves, drop them all. It
+// takes one full sheaf at a time, so that what a panicking trace hook
+// interrupts stays in the barn; owners locked out of their Ps may park
+// full sheaves meanwhile, which the last take flushes too.
 func (c *Cache) shrinkBarn() {
+	for {
+		sh := c.barn.getFull()
+		if sh == nil {
+			break
+		}
+		c.flushSheaf(&sh.sheafObjs)
+		c.stat(SheafFree)
+	}
 	full, empty := c.barn.takeAll()
 	for sh := full; sh != nil; {
 		next := sh.next

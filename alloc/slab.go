@@ -15,8 +15,8 @@ import (
 type slab struct {
 	// slot holds the pair (freelist, counters), updated together with the
 	// double-word CAS (or under the node's list_lock without one), 16-byte
-	// aligned wherever the slot lies (see pairSlot); newSlab asserts it.
-	slot pairSlot
+	// aligned wherever the slot lies (see asm.PairSlot); newSlab asserts it.
+	slot asm.PairSlot
 
 	cache  *Cache
 	heap   *Heap   // large allocations only
@@ -73,7 +73,7 @@ func (c counters) withFrozen(f bool) counters {
 }
 
 // pair returns the (freelist, counters) pair.
-func (s *slab) pair() *asm.Pair { return s.slot.get() }
+func (s *slab) pair() *asm.Pair { return s.slot.Pair() }
 
 func (s *slab) freelist() uintptr       { return uintptr(atomic.LoadUint64(&s.pair().Lo)) }
 func (s *slab) counters() counters      { return counters(atomic.LoadUint64(&s.pair().Hi)) }
@@ -313,7 +313,11 @@ func (c *Cache) checkObject(op string, a uintptr) *slab {
 		c.foreign(op, a, s)
 	}
 	if !c.validSlot(s, a) {
-		c.badPointer(op, a, fmt.Sprintf("not the start of an object (slab %#x, object size %d)", s.base, c.size))
+		what := fmt.Sprintf("%d-byte objects", c.objectSize)
+		if c.size != c.objectSize {
+			what += fmt.Sprintf(" in %d-byte slots", c.size)
+		}
+		c.badPointer(op, a, fmt.Sprintf("not the start of an object (slab %#x: %s)", s.base, what))
 	}
 	return s
 }
@@ -321,6 +325,8 @@ func (c *Cache) checkObject(op string, a uintptr) *slab {
 //go:noinline
 func (c *Cache) foreign(op string, a uintptr, s *slab) {
 	switch {
+	case s == nil && lookupArena(a) != nil:
+		c.badPointer(op, a, "free memory of the page heap (a double free? the object's slab has been freed)")
 	case s == nil:
 		c.badPointer(op, a, "not allocated by this allocator")
 	case s.cache == nil:

@@ -82,9 +82,10 @@ func (c *Cache) slabFree(s *slab, head, tail uintptr, cnt int, noblock bool) boo
 
 // freeToSlab frees one object, which the caller op (Free or FreeNoLock)
 // was given, to its slab (FREE_SLOWPATH). An object already at the head of
-// the slab's freelist is a double free: it panics before anything changes.
+// the slab's freelist or of the deferred list (FreeNoLock freed it) is a
+// double free: it panics before anything changes.
 func (c *Cache) freeToSlab(s *slab, a uintptr, op string, noblock bool) bool {
-	if s.freelist() == a {
+	if s.freelist() == a || c.deferred.head.Load() == a {
 		c.doubleFree(op, a)
 	}
 	if !c.slabFree(s, a, a, 1, noblock) {

@@ -40,9 +40,15 @@ func (k EventKind) String() string {
 // Because a hook never runs pinned, the barn trades that the fast paths make
 // while pinned (an empty main for a full barn sheaf, a full main for an empty
 // one) are counted in BARN_GET and BARN_PUT but not traced; the barn events
-// come from the unpinned slow paths. A hook that allocates or frees during
-// Shrink, Validate or Destroy moves objects while those run: Destroy may then
-// report them as still allocated.
+// come from the unpinned slow paths. A hook may allocate and free during
+// Shrink, Validate and Destroy: they hold every per-P lock while they
+// flush, so the hook's objects come from and go back to slabs (or the
+// deferred list, which counts as free), and Destroy reports as allocated
+// exactly the objects the hook keeps. A panic in a hook reaches the caller;
+// where the hook ran without list_lock (sheaf, barn and drain events) the
+// allocator holds nothing afterwards, but a hook must not panic at the
+// events that come with list_lock held (new_slab, slab_free,
+// cpu_slab_deactivate): the lock would stay held.
 //
 // EventAlloc and EventFree come only from caches with DebugTrace, after the
 // cache has dropped its locks.

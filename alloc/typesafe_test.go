@@ -51,7 +51,7 @@ func TestTypesafeByRCU(t *testing.T) {
 				t.Fatalf("a reader's stale object changed during the grace period: %v", err)
 			}
 		}
-		wantContains(t, mustPanic(t, func() { c.Free(objs[0]) }), "typesafe", hexAddr(objs[0]), "not allocated by this allocator")
+		wantContains(t, mustPanic(t, func() { c.Free(objs[0]) }), "typesafe", hexAddr(objs[0]), "the object's slab has been freed")
 		r.ReadUnlock(tok)
 		r.Barrier()
 		if st := c.Stats(); st.RCUSlabs != 0 || st.Counters[FreeSlab] == 0 {
