@@ -304,7 +304,6 @@ func (c *Cache) putPartials(list *slab) {
 		s.cpuNext, s.cpuSlabs, s.onCPUPartial = nil, 0, false
 		if s.counters().inuse() == 0 && n.overMinPartial() {
 			n.removeSlab(s)
-			c.trace(EventSlabFree, s, 0)
 			s.cpuNext = discard
 			discard = s
 			c.stat(DeactivateEmpty)
@@ -315,7 +314,7 @@ func (c *Cache) putPartials(list *slab) {
 		s = next
 	}
 	n.unlock()
-	c.freeSlabList(discard)
+	c.discardSlabs(discard)
 }
 
 // deactivateSlab splices a detached cpu freelist back into its slab,
@@ -344,15 +343,16 @@ func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
 		}
 	}
 	c.unlockPair()
+	start := s.start // the slab may be freed once list_lock is dropped
 	n.lock(false)
-	c.trace(EventDeactivate, s, free)
 	switch {
 	case nc.inuse() == 0 && n.overMinPartial():
 		n.removeSlab(s)
-		c.trace(EventSlabFree, s, 0)
 		n.unlock()
 		c.stat(DeactivateEmpty)
 		c.freeSlabPages(s)
+		c.traceSlab(EventDeactivate, start, free)
+		c.traceSlab(EventSlabFree, start, 0)
 		return
 	case nc.free() > 0:
 		// Decided from our own update: once unfrozen and full, the slab
@@ -367,6 +367,7 @@ func (c *Cache) deactivateSlab(s *slab, fl uintptr) {
 		c.stat(DeactivateFull)
 	}
 	n.unlock()
+	c.traceSlab(EventDeactivate, start, free)
 }
 
 // detachCPU takes the cpu slab, its cpu freelist and the cpu partial list
@@ -404,9 +405,28 @@ func (c *Cache) flushCPULocked(cc *kmemCacheCPU, step uint64) {
 	s, fl, partial := c.detachCPU(cc, step)
 	if s != nil {
 		c.stat(CPUSlabFlush)
+	}
+	c.retire(s, fl, partial)
+}
+
+// keepOnPanic is deferred by a slow path that has taken object a for its
+// caller and then fires trace events: if a hook panics, a goes back to its
+// slab before the panic goes on, so that nothing is lost.
+func (c *Cache) keepOnPanic(a uintptr) {
+	if r := recover(); r != nil {
+		c.giveBack([]uintptr{a}, false)
+		panic(r)
+	}
+}
+
+// retire deactivates s, a detached cpu slab with its freelist fl (none if
+// s is nil), and puts a detached cpu partial list on the node. The list
+// goes there even if a trace hook panics at the deactivation.
+func (c *Cache) retire(s *slab, fl uintptr, partial *slab) {
+	defer c.putPartials(partial)
+	if s != nil {
 		c.deactivateSlab(s, fl)
 	}
-	c.putPartials(partial)
 }
 
 // cpuCAS updates a (freelist, tid) pair with the CAS of the cache's variant:

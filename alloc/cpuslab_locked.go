@@ -376,8 +376,16 @@ func (cpuSlabLockedPercpu) allocBulk(c *Cache, dst []uintptr) int {
 // dry, ___slab_alloc loads a new one and hands out its first object. What
 // is left goes back as the cpu freelist. Two CASes per cpu freelist, not
 // one per object.
-func (c *Cache) lockedAllocBulk(dst []uintptr) int {
-	got := 0
+func (c *Cache) lockedAllocBulk(dst []uintptr) (got int) {
+	if c.hook != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				c.giveBack(dst[:got], false) // a trace hook panicked in the slow path
+				clear(dst[:got])
+				panic(r)
+			}
+		}()
+	}
 	cc, step := c.thisCPU()
 	for got < len(dst) {
 		cc.mu.Lock()
@@ -419,6 +427,9 @@ func (c *Cache) lockedAllocBulk(dst []uintptr) int {
 // freeBulk groups objects by slab; a group of the cpu slab is pushed onto
 // the cpu freelist with one CAS, the others go to their slabs.
 func (cpuSlabLockedPercpu) freeBulk(c *Cache, src []uintptr) {
+	if c.hook != nil {
+		defer c.freeRestOnPanic(src)
+	}
 	cc, step := c.thisCPU()
 	for i := len(src) - 1; i >= 0; i-- {
 		if src[i] == 0 {

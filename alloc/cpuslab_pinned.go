@@ -247,11 +247,11 @@ func (c *Cache) cpuAllocLocal() uintptr {
 func (c *Cache) cpuInstall(s *slab, fl uintptr, extra *slab) uintptr {
 	var oldS, drain *slab
 	var oldFL uintptr
+	defer c.keepOnPanic(fl)
 	cc, step := c.cpuLock()
 	if cc == nil {
 		cpuUnlock(nil)
-		c.deactivateSlab(s, c.getFP(fl))
-		c.putPartials(extra)
+		c.retire(s, c.getFP(fl), extra)
 		return fl
 	}
 	if old := cc.slab.Load(); old != nil {
@@ -268,9 +268,8 @@ func (c *Cache) cpuInstall(s *slab, fl uintptr, extra *slab) uintptr {
 	cpuUnlock(cc)
 	if oldS != nil {
 		c.stat(CPUSlabFlush)
-		c.deactivateSlab(oldS, oldFL)
 	}
-	c.putPartials(drain)
+	c.retire(oldS, oldFL, drain)
 	return fl
 }
 
@@ -388,8 +387,16 @@ func (cpuSlabPercpu) allocBulk(c *Cache, dst []uintptr) int {
 // the cpu freelist with plain loads, advancing the tid once; when it runs
 // dry, ___slab_alloc loads a new one and hands out its first object. Like
 // the Sheaves refill it checks hardened free pointers as it walks.
-func (c *Cache) cpuAllocBulk(dst []uintptr) int {
-	got := 0
+func (c *Cache) cpuAllocBulk(dst []uintptr) (got int) {
+	if c.hook != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				c.giveBack(dst[:got], false) // a trace hook panicked in the slow path
+				clear(dst[:got])
+				panic(r)
+			}
+		}()
+	}
 	for got < len(dst) {
 		if cc, step := c.cpuLock(); cc != nil {
 			pair := cc.pair()
@@ -435,6 +442,9 @@ func (cpuSlabPercpu) freeBulk(c *Cache, src []uintptr) { c.cpuFreeBulk(src) }
 // (build_detached_freelist); a group of the cpu slab is pushed onto the cpu
 // freelist with one CAS, the others go to their slabs. It zeroes src.
 func (c *Cache) cpuFreeBulk(src []uintptr) {
+	if c.hook != nil {
+		defer c.freeRestOnPanic(src)
+	}
 	for i := len(src) - 1; i >= 0; i-- {
 		if src[i] == 0 {
 			continue

@@ -244,7 +244,7 @@ func (c *Cache) freeDebugAndUnlock(r *reporter, s *slab, a uintptr, t track, fro
 	}
 	c.node.unlock()
 	if discard {
-		c.freeSlabPages(s)
+		c.discardSlab(s)
 	}
 	if freed {
 		c.stat(FreeSlowpath)
@@ -311,7 +311,6 @@ func (c *Cache) freeDebugLocked(r *reporter, s *slab, a uintptr, t track, from u
 		// Like the kernel's free_slab with debugging: a last look at every
 		// object, whose damage would otherwise go unseen.
 		c.checkWholeSlab(r, s)
-		c.trace(EventSlabFree, s, 0)
 		return true, true
 	}
 	if wasFull && !s.onPartial {

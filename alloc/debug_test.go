@@ -755,8 +755,9 @@ func TestDebugConcurrent(t *testing.T) {
 	})
 }
 
-// A trace hook that runs with list_lock held may call AllocNoLock and
-// FreeNoLock of the same debug cache: they give up or defer, never wait.
+// A new_slab trace hook may call AllocNoLock and FreeNoLock of the same
+// debug cache: list_lock is busy to them while it runs (traceSlab), so
+// they give up or defer, never wait and never recurse.
 func TestDebugTraceHookNoLock(t *testing.T) {
 	eachVariant(t, func(t *testing.T, cfg Config) {
 		var c *Cache

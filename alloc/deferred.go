@@ -75,7 +75,7 @@ func (c *Cache) drainDeferredChecked() error {
 		o = next
 	}
 	c.statAdd(DeferredDrain, cnt)
-	c.trace(EventDeferredDrain, nil, cnt)
+	c.trace(EventDeferredDrain, 0, cnt)
 	return err
 }
 

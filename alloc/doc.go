@@ -515,8 +515,15 @@
 //
 // Pinned sections take no lock that can wait: only localLocks, the barn and
 // (CPUSlab, caches without the double-word CAS) list_lock with TryLock.
-// Trace hooks never run pinned; some run with list_lock or CPUSlabLocked's
-// mu held, like kernel tracepoints.
+// Trace hooks never run pinned and never with list_lock held; some run with
+// CPUSlabLocked's mu or a flush's per-P locks held. The slab events fire
+// once list_lock is dropped and the state they report is consistent, and
+// while their hook runs list_lock counts as busy to every try-lock, as if
+// it were held (traceSlab), so that the hook's no-lock calls neither
+// recurse nor cascade. A hook's panic leaves no lock held and loses
+// nothing: the paths that hold objects or slabs when a hook can run give
+// them back on the way out (refill, bulk allocation and free, retire,
+// keepOnPanic, and a new slab that goes back as if never made).
 //
 // # Slab states
 //

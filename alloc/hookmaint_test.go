@@ -266,3 +266,87 @@ func TestHookPanicDuringMaintenance(t *testing.T) {
 		}
 	})
 }
+
+// A trace hook that panics at the slab events (new_slab, slab_free,
+// cpu_slab_deactivate), in whatever call fires them: the panic reaches the
+// caller, no lock stays held, nothing is handed out twice, and nothing is
+// lost: once the caller frees what it got, the cache holds no object and
+// Shrink gives every slab back.
+func TestHookPanicAtSlabEvents(t *testing.T) {
+	withProcs(t, 1)
+	eachVariantAndDebug(t, func(t *testing.T, cfg Config) {
+		kinds := []EventKind{EventNewSlab, EventSlabFree}
+		if cfg.Debug == 0 && (cfg.Design == CPUSlab || cfg.Design == CPUSlabLocked || cfg.Design == Hybrid) {
+			kinds = append(kinds, EventDeactivate)
+		}
+		defer watchdog(t, 60*time.Second)()
+		for _, kind := range kinds {
+			armed := false
+			fired := 0
+			cfg.Trace = func(e Event) {
+				if armed && e.Kind == kind {
+					armed = false
+					fired++
+					panic("hook panic")
+				}
+			}
+			c := mustCache(t, "hook-slab-panics", 64, cfg)
+			live := map[unsafe.Pointer]bool{}
+			try := func(f func()) {
+				defer func() {
+					if r := recover(); r != nil && r != "hook panic" {
+						t.Fatalf("%v: panic %v, want the hook's", kind, r)
+					}
+				}()
+				f()
+			}
+			n := 3 * c.objsPerSlab
+			for round := 0; round < 4; round++ {
+				armed = true
+				var got []unsafe.Pointer
+				for range n {
+					try(func() {
+						if p := c.Alloc(); p != nil {
+							if live[p] {
+								t.Fatalf("%v: %p handed out twice", kind, p)
+							}
+							live[p] = true
+							got = append(got, p)
+						}
+					})
+				}
+				armed = true
+				for _, p := range got {
+					try(func() { delete(live, p); c.Free(p) })
+				}
+				armed = true
+				try(c.Shrink)
+				armed = true
+				bulk := make([]unsafe.Pointer, n)
+				try(func() {
+					k := c.AllocBulk(bulk)
+					for _, p := range bulk[:k] {
+						if live[p] {
+							t.Fatalf("%v: %p handed out twice", kind, p)
+						}
+					}
+					armed = true
+					c.FreeBulk(bulk[:k])
+				})
+				armed = true
+				try(c.Shrink)
+				armed = false
+				lockFree(t, c)
+			}
+			if fired == 0 {
+				t.Fatalf("%v never fired", kind)
+			}
+			mustValidate(t, c)
+			c.Shrink()
+			if st := c.Stats(); st.ActiveObjects != 0 || st.Slabs != 0 {
+				t.Errorf("%v: after %d hook panics and every free: %d objects active, %d slabs", kind, fired, st.ActiveObjects, st.Slabs)
+			}
+			mustFinish(t, c)
+		}
+	})
+}

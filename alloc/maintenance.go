@@ -98,7 +98,6 @@ func (c *Cache) discardEmpty() {
 			if c.isDebug() {
 				c.checkWholeSlab(&r, s) // the last look, as when a free empties it
 			}
-			c.trace(EventSlabFree, s, 0)
 			s.cpuNext = discard
 			discard = s
 		case free < shrinkPromoteMax:
@@ -118,7 +117,7 @@ func (c *Cache) discardEmpty() {
 	}
 	n.unlock()
 	c.deliver(&r)
-	c.freeSlabList(discard)
+	c.discardSlabs(discard)
 }
 
 // quiesce takes every lock that lets a cache's objects move between

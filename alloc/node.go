@@ -3,6 +3,7 @@ package alloc
 import (
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // node is the kernel's kmem_cache_node. Go cannot map a P to a NUMA node, so
@@ -19,6 +20,10 @@ type node struct {
 	all                      *slab // every slab of the cache, linked by allNext
 	nrSlabs                  int
 	minPartial               int // empty slabs kept on the partial list
+
+	// slabHooks counts the slab-event trace hooks running (traceSlab):
+	// meanwhile list_lock is busy to every try-lock.
+	slabHooks atomic.Int32
 }
 
 // minPartialFor is the kernel's min_partial for objects of size bytes:
@@ -32,7 +37,7 @@ func (n *node) overMinPartial() bool { return n.nrPartial >= n.minPartial }
 
 func (n *node) lock(noblock bool) bool {
 	if noblock {
-		return n.listLock.TryLock()
+		return n.slabHooks.Load() == 0 && n.listLock.TryLock()
 	}
 	n.listLock.Lock()
 	return true
@@ -143,5 +148,4 @@ func (c *Cache) registerSlabLocked(s *slab, partial bool) {
 	if partial {
 		n.addPartial(s, false)
 	}
-	c.trace(EventNewSlab, s, 0)
 }

@@ -167,7 +167,7 @@ func (c *Cache) queueRCUBatch(b *rcuBatch) {
 	c.rcu.queued.Add(int64(n))
 	c.stat(RCUQueue)
 	c.rcuDomain().call(&b.head, n, rcuBatchDone)
-	c.trace(EventRCUQueue, nil, n)
+	c.trace(EventRCUQueue, 0, n)
 }
 
 // rcuBatchDone runs on the domain's goroutine once the batch's grace
@@ -189,7 +189,7 @@ func rcuBatchDone(h *rcuHead) {
 	}
 	clear(objs)
 	b.n = 0
-	c.trace(EventRCUDone, nil, n)
+	c.trace(EventRCUDone, 0, n)
 	c.putRCUBatch(b)
 }
 

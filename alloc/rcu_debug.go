@@ -69,7 +69,7 @@ func (c *Cache) debugFreeRCU(s *slab, a uintptr) {
 func (c *Cache) debugFreeRCUDone(objs []uintptr, snaps [][]byte) {
 	var r reporter
 	var traces []objTrace
-	var discard []*slab
+	var discard *slab // linked by cpuNext
 	nfreed := 0
 	n := &c.node
 	n.lock(false)
@@ -80,7 +80,8 @@ func (c *Cache) debugFreeRCUDone(objs []uintptr, snaps [][]byte) {
 		}
 		freed, disc := c.freeDebugLocked(&r, s, a, track{}, objRCU)
 		if disc {
-			discard = append(discard, s)
+			s.cpuNext = discard
+			discard = s
 		}
 		if freed {
 			nfreed++
@@ -90,9 +91,7 @@ func (c *Cache) debugFreeRCUDone(objs []uintptr, snaps [][]byte) {
 		}
 	}
 	n.unlock()
-	for _, s := range discard {
-		c.freeSlabPages(s)
-	}
+	c.discardSlabs(discard)
 	c.statAdd(FreeSlowpath, nfreed)
 	c.deliver(&r)
 	for _, t := range traces {

@@ -85,7 +85,7 @@ func (c *Cache) queueRCUSheaf(sh *Sheaf, done func(*rcuHead)) {
 	c.rcu.queued.Add(int64(n))
 	c.stat(RCUQueue)
 	c.rcuDomain().call(&sh.rcu, n, done)
-	c.trace(EventRCUQueue, nil, n)
+	c.trace(EventRCUQueue, 0, n)
 }
 
 // rcuSheafDone is rcu_free_sheaf, on the domain's goroutine once the
@@ -108,7 +108,7 @@ func rcuSheafDone(h *rcuHead) {
 			c.stat(SheafFree)
 		}
 	}
-	c.trace(EventRCUDone, nil, n)
+	c.trace(EventRCUDone, 0, n)
 }
 
 // rcuSheafDoneNoBarn is rcu_free_sheaf_nobarn, for an rcu_free sheaf that a
@@ -122,7 +122,7 @@ func rcuSheafDoneNoBarn(h *rcuHead) {
 	c.statAdd(RCUFree, n)
 	c.flushSheaf(&sh.sheafObjs)
 	c.stat(SheafFree)
-	c.trace(EventRCUDone, nil, n)
+	c.trace(EventRCUDone, 0, n)
 }
 
 // putEmptyBelow stores an empty sheaf while the barn holds fewer than max

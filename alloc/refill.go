@@ -62,6 +62,15 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 			}
 		}
 	}
+	if got < min && c.hook != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				c.giveBack(dst[:got], noblock) // the hook panicked at new_slab
+				clear(dst[:got])
+				panic(r)
+			}
+		}()
+	}
 	for got < min {
 		k := c.objsPerSlab
 		if k > max-got {
@@ -82,6 +91,19 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 		}
 	}
 	return got
+}
+
+// giveBack frees objects that a refill took and cannot hand over, because
+// a trace hook panicked: to the slabs, or with noblock to the deferred
+// list.
+func (c *Cache) giveBack(objs []uintptr, noblock bool) {
+	if !noblock {
+		c.freeToSlabs(objs)
+		return
+	}
+	for _, o := range objs {
+		c.deferFreelist(o, o, 1, "a refill")
+	}
 }
 
 // allocFromSlabs takes one object from a partial slab or a new slab

@@ -93,7 +93,7 @@ func (c *Cache) flushSheaf(sh *sheafObjs) {
 	c.backing.flushObjects(c, sh.objs[:n])
 	sh.size = 0
 	c.statAdd(SheafFlush, n)
-	c.trace(EventSheafFlush, nil, n)
+	c.trace(EventSheafFlush, 0, n)
 }
 
 // refillSheaf fills sh up to its capacity from the backing (refill_sheaf),
@@ -107,7 +107,7 @@ func (c *Cache) refillSheaf(sh *sheafObjs, noblock bool) bool {
 	sh.size += got
 	c.statAdd(SheafRefill, got)
 	if !noblock {
-		c.trace(EventSheafRefill, nil, got)
+		c.trace(EventSheafRefill, 0, got)
 	}
 	return got > 0
 }

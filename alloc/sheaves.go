@@ -157,7 +157,7 @@ func (c *Cache) sheavesAllocSlow() uintptr {
 	full := c.barn.getFull()
 	if full != nil {
 		c.stat(BarnGet)
-		c.trace(EventBarnGet, nil, full.size)
+		c.trace(EventBarnGet, 0, full.size)
 	} else {
 		c.stat(BarnGetFail)
 		full = c.takeEmptySpare()
@@ -376,7 +376,7 @@ func (c *Cache) parkFull(sh *Sheaf) {
 	// Once in the barn the sheaf is anyone's: read its size first.
 	if n := sh.size; n > 0 && c.barn.putFull(sh) {
 		c.stat(BarnPut)
-		c.trace(EventBarnPut, nil, n)
+		c.trace(EventBarnPut, 0, n)
 		return
 	}
 	if sh.size > 0 {
@@ -516,7 +516,7 @@ func (sheavesPercpu) flush(c *Cache) {
 			m.size -= k
 			c.backing.flushObjects(c, m.objs[m.size:m.size+k])
 			c.statAdd(SheafFlush, k)
-			c.trace(EventSheafFlush, nil, k)
+			c.trace(EventSheafFlush, 0, k)
 		}
 		if rcu := c.takeRCUFree(p); rcu != nil {
 			c.queueRCUSheaf(rcu, rcuSheafDoneNoBarn)

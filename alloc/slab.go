@@ -186,6 +186,15 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	s.start = a
 	s.base = a + uintptr(c.redLeft)
 	s.end = s.base + uintptr(c.objsPerSlab*c.size)
+	c.stat(AllocSlab)
+	made := false
+	defer func() {
+		if !made {
+			// A constructor or the trace hook panicked: no one has seen
+			// the slab, so it goes back as if it had never been made.
+			c.releaseSlabPages(s, noblock)
+		}
+	}()
 	if c.isDebug() {
 		c.initDebugSlab(s)
 	}
@@ -207,7 +216,8 @@ func (c *Cache) newSlabTaking(noblock bool, take int) *slab {
 	}
 	s.pair().Lo = uint64(first)
 	s.pair().Hi = uint64(mkCounters(take, c.objsPerSlab, false, 0))
-	c.stat(AllocSlab)
+	c.traceSlab(EventNewSlab, s.start, 0)
+	made = true
 	return s
 }
 
@@ -218,10 +228,43 @@ func (c *Cache) freeSlabPages(s *slab) {
 		c.freeSlabRCU(s)
 		return
 	}
-	pages.freePages(s.start, s.npages)
+	c.releaseSlabPages(s, false)
+}
+
+// releaseSlabPages gives the pages of a slab that is on no list, and that
+// no reader can be looking at, back to the page heap, and its struct to
+// the spare structs; with noblock without waiting on a lock.
+func (c *Cache) releaseSlabPages(s *slab, noblock bool) {
+	if noblock {
+		pages.freePagesNoBlock(s.start, s.npages)
+	} else {
+		pages.freePages(s.start, s.npages)
+	}
 	c.limit.release(int64(s.npages) * pageSize)
 	c.stat(FreeSlab)
-	c.recycleSlab(s, false)
+	c.recycleSlab(s, noblock)
+}
+
+// discardSlab is discard_slab: s, which the cache has taken off its
+// lists, goes back (freeSlabPages), and then the slab_free event fires.
+// Slab events fire with no lock held and the cache consistent, so that a
+// trace hook that panics leaves no lock held and loses nothing.
+func (c *Cache) discardSlab(s *slab) {
+	start := s.start
+	c.freeSlabPages(s)
+	c.traceSlab(EventSlabFree, start, 0)
+}
+
+// discardSlabs is discardSlab for every slab of a list linked by cpuNext.
+// If a trace hook panics, the slabs it has not seen yet still go back.
+func (c *Cache) discardSlabs(list *slab) {
+	defer func() { c.freeSlabList(list) }() // nil unless a hook panicked
+	for list != nil {
+		s := list
+		list = s.cpuNext
+		s.cpuNext = nil
+		c.discardSlab(s)
+	}
 }
 
 // slabStruct returns a slab struct for a new slab of c: one that a freed
@@ -291,12 +334,7 @@ func (c *Cache) freeSlabList(list *slab) {
 
 // freeNewSlabNoLock gives back a fresh slab that a no-lock path could not
 // register (free_new_slab_nolock), without waiting on the page heap lock.
-func (c *Cache) freeNewSlabNoLock(s *slab) {
-	pages.freePagesNoBlock(s.start, s.npages)
-	c.limit.release(int64(s.npages) * pageSize)
-	c.stat(FreeSlab)
-	c.recycleSlab(s, true)
-}
+func (c *Cache) freeNewSlabNoLock(s *slab) { c.releaseSlabPages(s, true) }
 
 // badPointer panics for a pointer this cache did not hand out. It runs
 // before anything changes.

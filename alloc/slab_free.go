@@ -67,9 +67,8 @@ func (c *Cache) slabFree(s *slab, head, tail uintptr, cnt int, noblock bool) boo
 			c.stat(FreeRemovePartial)
 		}
 		n.removeSlab(s)
-		c.trace(EventSlabFree, s, 0)
 		n.unlock()
-		c.freeSlabPages(s)
+		c.discardSlab(s)
 		return true
 	}
 	if wasFull && !s.onPartial {
@@ -98,11 +97,25 @@ func (c *Cache) freeToSlab(s *slab, a uintptr, op string, noblock bool) bool {
 // freeToSlabs frees objects to their slabs in batches, one update per
 // detached freelist (see detachedFreelist). It zeroes objs.
 func (c *Cache) freeToSlabs(objs []uintptr) {
+	if c.hook != nil {
+		defer c.freeRestOnPanic(objs)
+	}
 	for i := len(objs) - 1; i >= 0; i-- {
 		if objs[i] != 0 {
 			s, head, tail, cnt := c.detachedFreelist(objs, i)
 			c.slabFree(s, head, tail, cnt, false)
 		}
+	}
+}
+
+// freeRestOnPanic is deferred by the loops that free objs from the last
+// entry down, zeroing each entry as its object is freed: if a trace hook
+// panics (at slab_free), the objects not yet freed go to their slabs before
+// the panic goes on, so that nothing is lost.
+func (c *Cache) freeRestOnPanic(objs []uintptr) {
+	if r := recover(); r != nil {
+		c.freeToSlabs(objs)
+		panic(r)
 	}
 }
 
