@@ -25,20 +25,23 @@ import (
 // with a CAS that needs no LOCK prefix; CPUSlabLocked changes it from any P
 // with LOCK CMPXCHG16B, and its slow paths hold mu.
 type kmemCacheCPU struct {
-	slot    asm.PairSlot         // holds pair: (freelist, tid), 16-byte aligned
-	lock    localLock            // CPUSlab: the per-P lock (the owner pinned)
-	slab    atomic.Pointer[slab] // the cpu slab (frozen), or nil
-	partial *slab                // cpu partial list, under the per-P lock
-	mu      sync.Mutex           // CPUSlabLocked: the per-P lock of the slow paths (local_lock)
+	// The fast paths touch slot, lock, slab and the first counters
+	// (ALLOC_FASTPATH, FREE_FASTPATH): within 64 bytes on 64-bit
+	// platforms.
+	slot asm.PairSlot         // holds pair: (freelist, tid), 16-byte aligned
+	lock localLock            // CPUSlab: the per-P lock (the owner pinned)
+	slab atomic.Pointer[slab] // the cpu slab (frozen), or nil
 	// stat counts fast-path events with plain increments, as this_cpu_inc
 	// does; Stats reads them atomically. In CPUSlabLocked two goroutines
 	// can use the same P's structure at once (one migrated meanwhile) and
 	// lose an increment: that variant's fast-path counters are approximate.
 	// The zero-size field aligns stat to 8 bytes on every platform, as its
 	// 64-bit atomics need.
-	_    [0]atomic.Uint64
-	stat [NumStatItems]uint64
-	_    [56]byte
+	_       [0]atomic.Uint64
+	stat    [NumStatItems]uint64
+	partial *slab      // cpu partial list, under the per-P lock
+	mu      sync.Mutex // CPUSlabLocked: the per-P lock of the slow paths (local_lock)
+	_       [56]byte
 }
 
 // pair returns the (freelist, tid) pair.

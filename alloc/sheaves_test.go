@@ -316,4 +316,16 @@ func TestPerPSizes(t *testing.T) {
 	if n := unsafe.Sizeof(pcpuSheaves{}); n&(n-1) != 0 || n != pcpuSheavesSize || n-pcpuSheavesUsed < 64 {
 		t.Errorf("pcpuSheaves is %d bytes (%d used): want a power of two with 64 to spare", n, pcpuSheavesUsed)
 	}
+	// What a fast path touches lies in the first cache line (the arrays
+	// are allocated at multiples of their power-of-two size).
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		var p pcpuSheaves
+		var cc kmemCacheCPU
+		if end := unsafe.Offsetof(p.stat) + 8*uintptr(FreeFastpath+1); end > 64 {
+			t.Errorf("pcpuSheaves: FREE_FASTPATH ends at byte %d, past the first cache line", end)
+		}
+		if end := unsafe.Offsetof(cc.stat) + 8*uintptr(FreeFastpath+1); end > 64 || unsafe.Offsetof(cc.slab) > unsafe.Offsetof(cc.stat) {
+			t.Errorf("kmemCacheCPU: FREE_FASTPATH ends at byte %d, past the first 64 bytes", end)
+		}
+	}
 }

@@ -55,7 +55,7 @@ func lacksSheaves(d alloc.Design) string {
 }
 
 func newAllocInstance(d alloc.Design, s Spec) (Allocator, error) {
-	cfg := alloc.Config{Design: d, SheafCapacity: s.SheafCapacity}
+	cfg := alloc.Config{Design: d, SheafCapacity: s.SheafCapacity, MaxCachedObjects: s.MaxCachedObjects}
 	if ev := s.OnEvent; ev != nil {
 		cfg.Trace = func(alloc.Event) { ev() }
 	}

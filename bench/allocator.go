@@ -66,6 +66,10 @@ type Spec struct {
 	// alloc.Config.SheafCapacity); 0 leaves it to the design. Only designs
 	// with CapSheaves take a value other than 0.
 	SheafCapacity int
+	// MaxCachedObjects caps the objects cached per P and in the barn (see
+	// alloc.Config.MaxCachedObjects); 0 leaves the design's default. Only
+	// the alloc designs take it.
+	MaxCachedObjects int
 	// OnEvent, when not nil, is called at the allocator's trace points
 	// (synchronously, possibly with the allocator's own locks held). Only
 	// designs with CapTrace take it.

@@ -161,7 +161,7 @@ func liveBytes(slots []*larsonSlot) int64 {
 }
 
 func runLarson(b *testing.B, d *Design, p *Params) {
-	a := newAllocator(b, d, Spec{Name: "larson", MaxSize: p.LarsonMaxSize, Concurrent: true})
+	a := newAllocator(b, d, Spec{Name: "larson", MaxSize: p.LarsonMaxSize, Concurrent: true, MaxCachedObjects: p.MaxCachedObjects})
 	defer closeOrFail(b, a)
 	probe := newProbe(a)
 	b.ReportAllocs()

@@ -73,8 +73,8 @@ func allocAll(b *testing.B, a Allocator, size int, objs []unsafe.Pointer) {
 	}
 }
 
-func runBatch(b *testing.B, d *Design, size, n int, shuffled bool, capacity int) {
-	a := newAllocator(b, d, Spec{Name: "batch", Size: size, SheafCapacity: capacity})
+func runBatch(b *testing.B, d *Design, size, n int, shuffled bool, capacity, maxCached int) {
+	a := newAllocator(b, d, Spec{Name: "batch", Size: size, SheafCapacity: capacity, MaxCachedObjects: maxCached})
 	defer closeOrFail(b, a)
 	probe := newProbe(a)
 	objs := make([]unsafe.Pointer, n)

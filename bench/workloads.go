@@ -37,6 +37,12 @@ type Params struct {
 	ScratchSize  int // object size of CacheScratch and CacheThrash (the smallest class)
 	ScratchIters int // allocations per worker (published: 1000)
 	ScratchReps  int // writes and reads of each object, divided among the workers (published: 2000000)
+
+	// MaxCachedObjects caps what the alloc designs' caches of Batch and
+	// Larson may park per P and in the barn (alloc.Config.MaxCachedObjects);
+	// 0 leaves each cache its default bound. Their memory units show what
+	// stays mapped under each cap.
+	MaxCachedObjects int
 }
 
 // DefaultParams returns the parameters the suite runs with unless told
@@ -293,7 +299,7 @@ var workloads = []*Workload{
 						v := variant{
 							name: fmt.Sprintf("n=%d/order=%s/cap=auto", n, order),
 							run: func(b *testing.B, d *Design) {
-								runBatch(b, d, p.BatchSize, n, shuffled, capacity)
+								runBatch(b, d, p.BatchSize, n, shuffled, capacity, p.MaxCachedObjects)
 							},
 						}
 						if capacity != 0 {
