@@ -103,7 +103,10 @@
 //
 //  1. Pop from this P's main sheaf. The P is pinned (runtime.procPin) and its
 //     localLock taken with a plain store and a plain load: no atomic
-//     read-modify-write, no lock. This is the whole fast path.
+//     read-modify-write, no lock. This is the whole fast path. The lock,
+//     the main sheaf and the fast-path counters share one cache line of the
+//     per-P structure; the counters are plain increments, exact because
+//     only the lock's holder writes them.
 //  2. Main empty: swap with the spare sheaf if it has objects.
 //  3. Else trade the empty main for a full sheaf from the barn, if the barn
 //     lock can be had without waiting (TryLock, still pinned).
