@@ -428,9 +428,10 @@ func (d *debugScript) finish() {
 // hook is the trace hook: while hookOn, at each event it frees (with
 // FreeNoLock) an object it took at an earlier one (or was given when the
 // script turned it on), and takes another with AllocNoLock of the event's
-// cache, as DESIGN allows a hook to. Most events of a debug cache come with
-// list_lock held, where the free is deferred and the allocation fails; the
-// drain of the deferred list comes without, and there both succeed.
+// cache, as DESIGN allows a hook to. Most events of a debug cache are slab
+// events, during which list_lock is busy to no-lock calls (traceSlab): the
+// free is deferred and the allocation fails; the drain of the deferred list
+// comes without, and there both succeed.
 func (d *debugScript) hook(e Event) {
 	if !d.hookOn || d.hookDepth > 1 || e.Cache == nil {
 		return
@@ -441,7 +442,7 @@ func (d *debugScript) hook(e Event) {
 		o := d.hooked[a]
 		delete(d.hooked, a)
 		d.checkData(a, o, o.size)
-		// Not in d.free: freed with list_lock held, it waits on the
+		// Not in d.free: freed with list_lock busy, it may wait on the
 		// deferred list, linked through its free pointer, which a
 		// corruption must not hit (a debug cache does not repair a
 		// corrupt deferred list).

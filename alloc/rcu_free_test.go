@@ -559,7 +559,7 @@ func TestFreeRCUFromTraceHook(t *testing.T) {
 			switch e.Kind {
 			case EventRCUQueue:
 				queued.Add(1)
-			case EventNewSlab, EventSlabFree, EventDeactivate: // list_lock held
+			case EventNewSlab, EventSlabFree, EventDeactivate: // list_lock busy to no-lock calls
 				locked.Add(1)
 			}
 			if depth.Add(1) == 1 && active.Load() {
