@@ -477,8 +477,9 @@
 //
 // The lock-free protocols (the cpu slab fast paths of both variants,
 // __slab_free against refills and deactivation, the per-P localLock, the
-// deferred list) are model-checked with spin in alloc/model; each model
-// names the code it mirrors, and the code names its model.
+// deferred list, the RCU grace periods and callback queue) are
+// model-checked with spin in alloc/model; each model names the code it
+// mirrors, and the code names its model.
 //
 // # Lock order
 //

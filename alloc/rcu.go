@@ -6,6 +6,10 @@ package alloc
 // scheme, what a reader costs and why it is correct are in doc.go ("Grace
 // periods (RCU)" and the sections after it). The callback queue that the
 // allocator uses is in rcu_callback.go.
+// Model: alloc/model/rcu.pml (ReadLock and ReadUnlock with readers that move
+// between Ps, on x86-TSO store buffers, against waitFor, gracePeriod,
+// waitDrained and sums with membarrier; it fails without the barrier, with
+// one wait, with the locks summed first or each P's counters read together).
 
 import (
 	"errors"

@@ -4,6 +4,8 @@ package alloc
 // that the allocator's deferred frees go through, and the domain's
 // goroutine that runs them after their grace periods, like the kernel's RCU
 // callback threads. The grace periods themselves are in rcu.go.
+// Model: alloc/model/rcu.pml (queue, run, take, invoke and Barrier, with the
+// grace periods of rcu.go shared with Synchronize).
 //
 // The queue is a lock-free stack (incoming) that call pushes onto with a
 // CAS. The goroutine takes the whole stack at once, reverses it into queue

@@ -25,11 +25,25 @@
 //	deferred.pml        the deferred-free list: lock-free pushes against
 //	                    whole-list drains, a push from a hook during a drain
 //	                    (alloc/deferred.go)
+//	rcu.pml             the RCU grace periods: per-P lock and unlock counts
+//	                    of readers that move between Ps, plain stores on
+//	                    x86-TSO, against the two-index scan with membarrier;
+//	                    Synchronize, the callback queue and its goroutine,
+//	                    Barrier (alloc/rcu.go, alloc/rcu_callback.go)
 //
-// A model of the RCU grace periods of alloc/rcu.go (kfree_rcu: no callback
-// runs while a reader that began before it was queued is still inside,
-// readers moving between Ps) belongs here as rcu.pml, with its checks in
-// model_test.go; it is not written yet.
+// rcu.pml checks kfree_rcu's rule: no callback runs, and no Synchronize
+// returns, while a reader section that began before the callback was queued
+// (Synchronize was called) is still inside, with a ghost record of the
+// readers inside and with the end-to-end check that a reader never uses an
+// object after its free ran. Its mutants drop the membarrier (a buffered
+// lock count is missed), skip a wait of the two-index scan (a reader that
+// loaded idx before a flip counts late), sum the locks before the unlocks,
+// read each P's two counters together (wrong only because readers move
+// between Ps: it passes when none moves), let a running grace period serve
+// a later batch, and break the callback queue's wake-ups and order. It does
+// not check the per-P array's growth, misuse (a token unlocked twice),
+// readers that never stop (what the flip is for: without it the model still
+// passes), or machines weaker than x86-TSO.
 //
 // Each model states its properties (assertions: no object handed out twice,
 // none lost, counters equal to the freelist, a slab on at most one list,
@@ -45,7 +59,7 @@
 //
 // # Running
 //
-// go test ./alloc/model runs the bounded checks (about 40 CPU seconds; spin
+// go test ./alloc/model runs the bounded checks (about 50 CPU seconds; spin
 // and a C compiler must be on PATH, else the test says so and skips).
 // GOSLUB_MODELS=full (or -full) adds the larger bounds and the witnesses
 // (minutes; scripts/models.sh runs them), GOSLUB_MODELS=off skips the

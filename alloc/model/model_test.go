@@ -109,7 +109,55 @@ var checks = []check{
 	{name: "deferred/mutant-noreread", model: "deferred.pml", defs: []string{"NOREREAD"}, progress: true,
 		want: []string{"non-progress cycle"}},
 
-	// rcu.pml (the grace periods of alloc/rcu.go) goes here once written.
+	// rcu.pml: three configurations. The default is kfree_rcu: a callback
+	// queued after an unpublish, the domain goroutine and Barrier (BARRIER=0
+	// leaves Barrier out). CB=0 SYNC=2 is two Synchronize calls and no
+	// callback: the cheap one in which a reader can be stale across a flip.
+	// SYNC=1 BARRIER=0 is Synchronize and the domain goroutine sharing
+	// grace periods.
+	{name: "rcu", model: "rcu.pml", defs: []string{"BARRIER=0"}},
+	{name: "rcu/sync", model: "rcu.pml", defs: []string{"CB=0", "SYNC=2", "SECS=2"}},
+	{name: "rcu/sync-progress", model: "rcu.pml", defs: []string{"CB=0", "SYNC=2"}, progress: true},
+	{name: "rcu/mutant-nobarrier", model: "rcu.pml", defs: []string{"NOBARRIER", "BARRIER=0"}, want: rcuEarly},
+	{name: "rcu/mutant-nofirstwait", model: "rcu.pml", defs: []string{"NOFIRSTWAIT", "CB=0", "SYNC=2"}, want: rcuEarly},
+	{name: "rcu/mutant-locksfirst", model: "rcu.pml", defs: []string{"LOCKSFIRST", "MISUSEPOLL", "CB=0", "SYNC=2", "SECS=2"}, want: rcuEarly},
+	{name: "rcu/mutant-perslot", model: "rcu.pml", defs: []string{"PERSLOT", "MISUSEPOLL", "CB=0", "SYNC=2", "SECS=2"}, want: rcuEarly},
+	{name: "rcu/barrier", model: "rcu.pml", full: true},
+	{name: "rcu/shared", model: "rcu.pml", defs: []string{"SYNC=1", "BARRIER=0", "READERS=1"}, full: true},
+	{name: "rcu/perslot-nomove", model: "rcu.pml", defs: []string{"PERSLOT", "MISUSEPOLL", "CB=0", "SYNC=2", "SECS=2", "NOMOVE"}, full: true},
+	{name: "rcu/noflip", model: "rcu.pml", defs: []string{"NOFLIP", "CB=0", "SYNC=2", "SECS=2"}, full: true},
+	{name: "rcu/atomiccount", model: "rcu.pml", defs: []string{"ATOMICCOUNT"}, full: true},
+	{name: "rcu/nest", model: "rcu.pml", defs: []string{"NEST"}, full: true},
+	{name: "rcu/secs2", model: "rcu.pml", defs: []string{"SECS=2"}, full: true},
+	{name: "rcu/movers2-buf2", model: "rcu.pml", defs: []string{"MOVERS=2", "BUF=2"}, full: true},
+	{name: "rcu/sync-all", model: "rcu.pml", defs: []string{"CB=0", "SYNC=3", "SECS=2", "MOVERS=2", "BUF=2", "NEST"}, full: true},
+	{name: "rcu/shared2", model: "rcu.pml", defs: []string{"SYNC=1", "BARRIER=0"}, full: true},
+	{name: "rcu/shared-barrier", model: "rcu.pml", defs: []string{"SYNC=1", "READERS=1"}, full: true},
+	{name: "rcu/progress", model: "rcu.pml", progress: true, full: true},
+	{name: "rcu/shared-progress", model: "rcu.pml", defs: []string{"SYNC=1", "BARRIER=0", "READERS=1"}, progress: true, full: true},
+	{name: "rcu/mutant-nosecondwait", model: "rcu.pml", defs: []string{"NOSECONDWAIT"}, want: rcuEarly, full: true},
+	{name: "rcu/mutant-snapshare", model: "rcu.pml", defs: []string{"SNAPSHARE", "SYNC=1", "BARRIER=0", "READERS=1"}, want: rcuEarly, full: true},
+	{name: "rcu/mutant-nobarrier-noghost", model: "rcu.pml", defs: []string{"NOBARRIER", "NOGHOST"},
+		want: []string{"a reader used an object after its callback freed it"}, full: true},
+	{name: "rcu/mutant-locksfirst-stop", model: "rcu.pml", defs: []string{"LOCKSFIRST"},
+		want: []string{"more unlocks than locks"}, full: true},
+	{name: "rcu/mutant-perslot-stop", model: "rcu.pml", defs: []string{"PERSLOT"},
+		want: []string{"more unlocks than locks"}, full: true},
+	{name: "rcu/mutant-nounlockwake", model: "rcu.pml", defs: []string{"NOUNLOCKWAKE", "SYNC=1", "BARRIER=0", "READERS=1"},
+		want: []string{"a queued callback never ran", "invalid end state"}, full: true},
+	{name: "rcu/mutant-noreverse", model: "rcu.pml", defs: []string{"NOREVERSE"},
+		want: []string{"Barrier returned before a callback queued before it ran"}, full: true},
+	{name: "rcu/mutant-pendearly", model: "rcu.pml", defs: []string{"PENDEARLY"},
+		want: []string{"Barrier returned before a callback queued before it ran"}, full: true},
+	{name: "rcu/mutant-norecheck", model: "rcu.pml", defs: []string{"NORECHECK", "BARRIER=0"},
+		want: []string{"a queued callback never ran"}, full: true},
+}
+
+// What a grace period that ends too early shows as in rcu.pml.
+var rcuEarly = []string{
+	"a callback ran while a reader that began before it was queued was still inside",
+	"Synchronize returned while a reader that began before it was called was still inside",
+	"a reader used an object after its callback freed it",
 }
 
 // witnesses lists, per model configuration, the REACH(n) branches its bound
@@ -128,6 +176,8 @@ var witnesses = []struct {
 	{"locallock.pml", nil, []int{1, 2}},
 	{"locallock.pml", []string{"OWNERFENCE"}, []int{1, 2}},
 	{"deferred.pml", nil, []int{1, 2, 3, 4}},
+	{"rcu.pml", nil, []int{1, 2, 3, 5, 7, 8}},
+	{"rcu.pml", []string{"SYNC=1", "BARRIER=0", "READERS=1"}, []int{4, 6}},
 }
 
 // tools finds spin and a C compiler, or skips the test saying what is
