@@ -378,13 +378,7 @@ func (cpuSlabLockedPercpu) allocBulk(c *Cache, dst []uintptr) int {
 // one per object.
 func (c *Cache) lockedAllocBulk(dst []uintptr) (got int) {
 	if c.hook != nil {
-		defer func() {
-			if r := recover(); r != nil {
-				c.giveBack(dst[:got], false) // a trace hook panicked in the slow path
-				clear(dst[:got])
-				panic(r)
-			}
-		}()
+		defer c.giveBackOnPanic(dst, &got, false)
 	}
 	cc, step := c.thisCPU()
 	for got < len(dst) {

@@ -389,13 +389,7 @@ func (cpuSlabPercpu) allocBulk(c *Cache, dst []uintptr) int {
 // the Sheaves refill it checks hardened free pointers as it walks.
 func (c *Cache) cpuAllocBulk(dst []uintptr) (got int) {
 	if c.hook != nil {
-		defer func() {
-			if r := recover(); r != nil {
-				c.giveBack(dst[:got], false) // a trace hook panicked in the slow path
-				clear(dst[:got])
-				panic(r)
-			}
-		}()
+		defer c.giveBackOnPanic(dst, &got, false)
 	}
 	for got < len(dst) {
 		if cc, step := c.cpuLock(); cc != nil {

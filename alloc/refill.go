@@ -63,13 +63,7 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 		}
 	}
 	if got < min && c.hook != nil {
-		defer func() {
-			if r := recover(); r != nil {
-				c.giveBack(dst[:got], noblock) // the hook panicked at new_slab
-				clear(dst[:got])
-				panic(r)
-			}
-		}()
+		defer c.giveBackOnPanic(dst, &got, noblock) // new slabs fire new_slab
 	}
 	for got < min {
 		k := c.objsPerSlab
@@ -93,7 +87,18 @@ func (c *Cache) refillObjects(dst []uintptr, min int, noblock bool) int {
 	return got
 }
 
-// giveBack frees objects that a refill took and cannot hand over, because
+// giveBackOnPanic is deferred by the paths that fill dst and can fire trace
+// events meanwhile (a refill, a bulk allocation): if a hook panics, the
+// *got objects taken so far go back before the panic goes on.
+func (c *Cache) giveBackOnPanic(dst []uintptr, got *int, noblock bool) {
+	if r := recover(); r != nil {
+		c.giveBack(dst[:*got], noblock)
+		clear(dst[:*got])
+		panic(r)
+	}
+}
+
+// giveBack frees objects that a path took and cannot hand over, because
 // a trace hook panicked: to the slabs, or with noblock to the deferred
 // list.
 func (c *Cache) giveBack(objs []uintptr, noblock bool) {
