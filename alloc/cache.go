@@ -342,11 +342,12 @@ func (c *Cache) Alloc() unsafe.Pointer {
 	switch c.fast {
 	case fastSheaves:
 		pid := procPin()
-		if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		if pcs := c.pcs.Load(); uint(pid) < uint(len(pcs.p)) {
 			if p := &pcs.p[pid]; p.lock.tryLock() {
-				if m := &p.main; m.size > 0 {
-					m.size--
-					a := m.objs[m.size]
+				m := &p.main
+				if i, objs := m.size-1, m.objs; uint(i) < uint(len(objs)) { // not empty
+					m.size = i
+					a := objs[i]
 					pstat(&p.stat[AllocFastpath])
 					p.lock.unlock()
 					procUnpin()
@@ -358,7 +359,7 @@ func (c *Cache) Alloc() unsafe.Pointer {
 		procUnpin()
 	case fastCPUSlab:
 		pid := procPin()
-		if cpus := c.cpus.Load(); pid < len(cpus.c) {
+		if cpus := c.cpus.Load(); uint(pid) < uint(len(cpus.c)) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
 				pair := cc.pair()
 				tid := pair.Hi
@@ -411,11 +412,12 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 	switch c.fast {
 	case fastSheaves:
 		pid := procPin()
-		if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		if pcs := c.pcs.Load(); uint(pid) < uint(len(pcs.p)) {
 			if p := &pcs.p[pid]; p.lock.tryLock() {
-				if m := &p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
-					m.objs[m.size] = a
-					m.size++
+				m := &p.main
+				if n, objs := m.size, m.objs; uint(n) < uint(len(objs)) && (n == 0 || objs[n-1] != a) { // not full, a not on top
+					objs[n] = a
+					m.size = n + 1
 					pstat(&p.stat[FreeFastpath])
 					p.lock.unlock()
 					procUnpin()
@@ -427,7 +429,7 @@ func (c *Cache) Free(obj unsafe.Pointer) {
 		procUnpin()
 	case fastCPUSlab:
 		pid := procPin()
-		if cpus := c.cpus.Load(); pid < len(cpus.c) {
+		if cpus := c.cpus.Load(); uint(pid) < uint(len(cpus.c)) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
 				pair := cc.pair()
 				tid := pair.Hi
@@ -456,11 +458,12 @@ func (c *Cache) freeChecked(s *slab, a uintptr) {
 	switch c.fast {
 	case fastSheaves:
 		pid := procPin()
-		if pcs := c.pcs.Load(); pid < len(pcs.p) {
+		if pcs := c.pcs.Load(); uint(pid) < uint(len(pcs.p)) {
 			if p := &pcs.p[pid]; p.lock.tryLock() {
-				if m := &p.main; m.size < len(m.objs) && (m.size == 0 || m.objs[m.size-1] != a) {
-					m.objs[m.size] = a
-					m.size++
+				m := &p.main
+				if n, objs := m.size, m.objs; uint(n) < uint(len(objs)) && (n == 0 || objs[n-1] != a) { // not full, a not on top
+					objs[n] = a
+					m.size = n + 1
 					pstat(&p.stat[FreeFastpath])
 					p.lock.unlock()
 					procUnpin()
@@ -472,7 +475,7 @@ func (c *Cache) freeChecked(s *slab, a uintptr) {
 		procUnpin()
 	case fastCPUSlab:
 		pid := procPin()
-		if cpus := c.cpus.Load(); pid < len(cpus.c) {
+		if cpus := c.cpus.Load(); uint(pid) < uint(len(cpus.c)) {
 			if cc := cpus.c[pid]; cc.lock.tryLock() {
 				pair := cc.pair()
 				tid := pair.Hi
