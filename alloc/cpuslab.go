@@ -293,6 +293,16 @@ func (c *Cache) putCPUPartial(s *slab) {
 	}
 }
 
+// putNodePartial puts s, which a free made partial, on the node's partial
+// list where the P's cpu partial list cannot take it (FREE_ADD_PARTIAL).
+func (c *Cache) putNodePartial(s *slab) {
+	n := &c.node
+	n.lock(false)
+	n.addPartial(s, true)
+	n.unlock()
+	c.stat(FreeAddPartial)
+}
+
 // putPartials is __put_partials: move a detached cpu partial list to the
 // node, freeing empty slabs beyond min_partial.
 func (c *Cache) putPartials(list *slab) {

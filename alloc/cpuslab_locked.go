@@ -297,11 +297,7 @@ func (c *Cache) lockedPutCPUPartial(s *slab) {
 	procUnpin()
 	a := c.cpus.Load()
 	if pid >= len(a.c) || !a.c[pid].mu.TryLock() { // no kmemCacheCPU yet, or busy
-		n := &c.node
-		n.lock(false)
-		n.addPartial(s, true)
-		n.unlock()
-		c.stat(FreeAddPartial)
+		c.putNodePartial(s)
 		return
 	}
 	cc := a.c[pid]

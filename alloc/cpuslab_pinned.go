@@ -297,11 +297,7 @@ func (c *Cache) pinnedPutCPUPartial(s *slab) {
 	cc, _ := c.cpuLock()
 	if cc == nil {
 		cpuUnlock(nil)
-		n := &c.node
-		n.lock(false)
-		n.addPartial(s, true)
-		n.unlock()
-		c.stat(FreeAddPartial)
+		c.putNodePartial(s)
 		return
 	}
 	drain := c.putCPUPartialLocked(cc, s)
