@@ -162,11 +162,15 @@ func (c *Cache) putRCUBatch(b *rcuBatch) {
 
 // queueRCUBatch hands a batch that left its P to the domain. Its objects
 // count as queued before the hand-over.
-func (c *Cache) queueRCUBatch(b *rcuBatch) {
-	n := b.n
+func (c *Cache) queueRCUBatch(b *rcuBatch) { c.handOverRCU(&b.head, b.n, rcuBatchDone) }
+
+// handOverRCU hands the n objects that h heads (an rcu_free sheaf, a
+// kfree_rcu batch) to the domain, with done to run after the grace
+// period. They count as queued before the hand-over (RCU_QUEUE).
+func (c *Cache) handOverRCU(h *rcuHead, n int, done func(*rcuHead)) {
 	c.rcu.queued.Add(int64(n))
 	c.stat(RCUQueue)
-	c.rcuDomain().call(&b.head, n, rcuBatchDone)
+	c.rcuDomain().call(h, n, done)
 	c.trace(EventRCUQueue, 0, n)
 }
 
@@ -198,24 +202,11 @@ func rcuBatchDone(h *rcuHead) {
 // kfree_rcu shrinker drains its batches too). On a closed domain the
 // batches stay for Destroy.
 func (c *Cache) queueRCUBatches() {
-	a := c.rcu.batches.Load()
-	if a == nil {
-		return
-	}
 	if r := c.rcu.domain.Load(); r == nil || r.closed.Load() {
 		return
 	}
-	var list *rcuBatch
 	c.flushMu.Lock()
-	lockRemote(a.locks)
-	for i := range a.p {
-		if b := a.p[i].batch; b != nil {
-			a.p[i].batch = nil
-			b.next = list
-			list = b
-		}
-	}
-	unlockRemote(a.locks)
+	list := c.takeRCUBatches()
 	c.flushMu.Unlock()
 	for b := list; b != nil; {
 		next := b.next

@@ -297,18 +297,26 @@ func (c *Cache) takeRCUHeld() (sheaves *Sheaf, batches *rcuBatch) {
 		}
 		unlockRemote(pcs.locks)
 	}
-	if a := c.rcu.batches.Load(); a != nil {
-		lockRemote(a.locks)
-		for i := range a.p {
-			if b := a.p[i].batch; b != nil {
-				a.p[i].batch = nil
-				b.next = batches
-				batches = b
-			}
-		}
-		unlockRemote(a.locks)
+	return sheaves, c.takeRCUBatches()
+}
+
+// takeRCUBatches takes every P's kfree_rcu batch, as a remote locker
+// (the caller holds flushMu), and returns them linked by next.
+func (c *Cache) takeRCUBatches() (list *rcuBatch) {
+	a := c.rcu.batches.Load()
+	if a == nil {
+		return nil
 	}
-	return sheaves, batches
+	lockRemote(a.locks)
+	for i := range a.p {
+		if b := a.p[i].batch; b != nil {
+			a.p[i].batch = nil
+			b.next = list
+			list = b
+		}
+	}
+	unlockRemote(a.locks)
+	return list
 }
 
 // rcuPending returns how many objects freed with FreeRCU wait for a grace

@@ -81,11 +81,7 @@ func (c *Cache) dropSheaf(sh *Sheaf) {
 // with done to run after the grace period. Its objects count as queued
 // before the hand-over.
 func (c *Cache) queueRCUSheaf(sh *Sheaf, done func(*rcuHead)) {
-	n := sh.size
-	c.rcu.queued.Add(int64(n))
-	c.stat(RCUQueue)
-	c.rcuDomain().call(&sh.rcu, n, done)
-	c.trace(EventRCUQueue, 0, n)
+	c.handOverRCU(&sh.rcu, sh.size, done)
 }
 
 // rcuSheafDone is rcu_free_sheaf, on the domain's goroutine once the
