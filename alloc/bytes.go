@@ -30,6 +30,7 @@ type ByteAllocator struct {
 // objects), the next class that does serves it. ByteAllocator panics for
 // any other align.
 func (h *Heap) ByteAllocator(align int) *ByteAllocator {
+	h.checkMade()
 	if align < 1 || align > pageSize || align&(align-1) != 0 {
 		panic(fmt.Sprintf("alloc: kmalloc: ByteAllocator(%d): the alignment must be a power of two from 1 to %d", align, pageSize))
 	}

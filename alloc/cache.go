@@ -299,14 +299,23 @@ func (c *Cache) Design() Design {
 func (c *Cache) isDebug() bool { return c.dbg != nil }
 
 // Align returns the alignment of the cache's objects.
-func (c *Cache) Align() int { return c.align }
+func (c *Cache) Align() int {
+	c.checkMade()
+	return c.align
+}
 
 // Debug returns the slab_debug letters in force for the cache: Config.Debug
 // and EnvSlabDebug, less what O dropped.
-func (c *Cache) Debug() DebugFlags { return c.debug }
+func (c *Cache) Debug() DebugFlags {
+	c.checkMade()
+	return c.debug
+}
 
 // Heap returns the heap the cache is a size class of, or nil.
-func (c *Cache) Heap() *Heap { return c.heap }
+func (c *Cache) Heap() *Heap {
+	c.checkMade()
+	return c.heap
+}
 
 // checkLive panics unless c was made by NewCache (or NewHeap, NewTyped)
 // and has not been destroyed.

@@ -70,6 +70,13 @@ func TestZeroAndNilHandles(t *testing.T) {
 		"Name":             func(c *Cache) { c.Name() },
 		"ObjectSize":       func(c *Cache) { c.ObjectSize() },
 		"Design":           func(c *Cache) { c.Design() },
+		"Align":            func(c *Cache) { c.Align() },
+		"Debug":            func(c *Cache) { c.Debug() },
+		"Heap":             func(c *Cache) { c.Heap() },
+		"RCU":              func(c *Cache) { c.RCU() },
+		"FreeRCU":          func(c *Cache) { c.FreeRCU(small) },
+		"FreeRCU(nil)":     func(c *Cache) { c.FreeRCU(nil) },
+		"FreeRCUSync":      func(c *Cache) { c.FreeRCUSync(small) },
 		"WriteSlabInfo":    func(c *Cache) { WriteSlabInfo(new(bytes.Buffer), c) },
 	}
 	for name, f := range cacheMethods {
@@ -93,15 +100,20 @@ func TestZeroAndNilHandles(t *testing.T) {
 		"Validate":      func(h *Heap) { h.Validate() },
 		"Destroy":       func(h *Heap) { h.Destroy() },
 		"Caches":        func(h *Heap) { h.Caches() },
+		"FreeRCU":       func(h *Heap) { h.FreeRCU(small) },
+		"FreeRCU(nil)":  func(h *Heap) { h.FreeRCU(nil) },
+		"FreeRCUSync":   func(h *Heap) { h.FreeRCUSync(small) },
+		"ByteAllocator": func(h *Heap) { h.ByteAllocator(8).Allocate(24) },
 	}
 	for name, f := range heapMethods {
 		mustPanicWith(t, "nil Heap."+name, func() { f(nil) }, "nil or zero Heap", "NewHeap")
 		mustPanicWith(t, "zero Heap."+name, func() { f(&Heap{}) }, "nil or zero Heap", "NewHeap")
 	}
 	typedMethods := map[string]func(tc *Typed[rec]){
-		"New":   func(tc *Typed[rec]) { tc.New() },
-		"Free":  func(tc *Typed[rec]) { tc.Free(nil) },
-		"Cache": func(tc *Typed[rec]) { tc.Cache() },
+		"New":     func(tc *Typed[rec]) { tc.New() },
+		"Free":    func(tc *Typed[rec]) { tc.Free(nil) },
+		"Cache":   func(tc *Typed[rec]) { tc.Cache() },
+		"FreeRCU": func(tc *Typed[rec]) { tc.FreeRCU(nil) },
 	}
 	for name, f := range typedMethods {
 		mustPanicWith(t, "nil Typed."+name, func() { f(nil) }, "nil or zero Typed", "NewTyped")

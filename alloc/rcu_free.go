@@ -49,6 +49,7 @@ func (c *Cache) rcuDomain() *RCU {
 // RCU returns the grace-period domain that FreeRCU and TypesafeByRCU use:
 // Config.RCU, or DefaultRCU().
 func (c *Cache) RCU() *RCU {
+	c.checkMade()
 	if r := c.rcu.config; r != nil {
 		return r
 	}
@@ -73,6 +74,7 @@ func (c *Cache) RCU() *RCU {
 // double-free checks; a debug cache reports a double free and ignores it.
 // FreeRCU panics once the domain is closed or stopped.
 func (c *Cache) FreeRCU(obj unsafe.Pointer) {
+	c.checkMade()
 	a := uintptr(obj)
 	if a == 0 {
 		return
@@ -119,6 +121,7 @@ func (c *Cache) checkDomain(op string, a uintptr) {
 // trace hook. Bad pointers panic, and a debug cache reports a double free,
 // before the wait.
 func (c *Cache) FreeRCUSync(obj unsafe.Pointer) {
+	c.checkMade()
 	a := uintptr(obj)
 	if a == 0 {
 		return
@@ -133,7 +136,10 @@ func (c *Cache) FreeRCUSync(obj unsafe.Pointer) {
 }
 
 // FreeRCU frees a T that New returned after a grace period (Cache.FreeRCU).
-func (t *Typed[T]) FreeRCU(p *T) { t.c.FreeRCU(unsafe.Pointer(p)) }
+func (t *Typed[T]) FreeRCU(p *T) {
+	t.checkMade()
+	t.c.FreeRCU(unsafe.Pointer(p))
+}
 
 // FreeRCU is Cache.FreeRCU for the heap: p, which Malloc, Zalloc, Realloc
 // or MallocNoLock returned, is freed after a grace period. A large
@@ -141,6 +147,7 @@ func (t *Typed[T]) FreeRCU(p *T) { t.c.FreeRCU(unsafe.Pointer(p)) }
 // and its pages go back after the grace period. nil and the zero-size
 // pointer are no-ops.
 func (h *Heap) FreeRCU(p unsafe.Pointer) {
+	h.checkMade()
 	a := uintptr(p)
 	if a == 0 || a == zeroSize() {
 		return
@@ -159,6 +166,7 @@ func (h *Heap) FreeRCU(p unsafe.Pointer) {
 
 // FreeRCUSync is Cache.FreeRCUSync for the heap: Synchronize, then Free.
 func (h *Heap) FreeRCUSync(p unsafe.Pointer) {
+	h.checkMade()
 	a := uintptr(p)
 	if a == 0 || a == zeroSize() {
 		return
